@@ -1,0 +1,229 @@
+package output
+
+import (
+	"fmt"
+	"hash/fnv"
+	"io"
+	"os"
+	"strings"
+	"sync"
+
+	"golang.org/x/term"
+)
+
+// ColorMode says when a [Printer] colours host names.
+type ColorMode int
+
+const (
+	// ColorAuto colours when the writer is a terminal and NO_COLOR is unset
+	// or empty (https://no-color.org).
+	ColorAuto ColorMode = iota
+	// ColorAlways always colours.
+	ColorAlways
+	// ColorNever never colours.
+	ColorNever
+)
+
+// PrinterOptions configures a [Printer].
+type PrinterOptions struct {
+	// Color says when to colour host names; the default is ColorAuto.
+	Color ColorMode
+	// Redactor masks secrets in every line; nil redacts nothing.
+	Redactor *Redactor
+}
+
+// ANSI colours given to hosts in turn, then the reset sequence.
+var (
+	hostColors = []string{"\x1b[36m", "\x1b[33m", "\x1b[35m", "\x1b[32m", "\x1b[34m", "\x1b[96m", "\x1b[93m", "\x1b[95m", "\x1b[92m", "\x1b[94m"}
+	colorBold  = "\x1b[1m"
+	colorRed   = "\x1b[31m"
+	colorReset = "\x1b[0m"
+)
+
+// Printer writes the live, human output of a run: "host | line" lines and
+// phase headers. Every write is one whole line (or several), made under one
+// mutex, so it is safe for hosts writing concurrently. All methods of a nil
+// *Printer do nothing, which callers may use to mean "quiet".
+type Printer struct {
+	mu       sync.Mutex
+	w        io.Writer
+	color    bool
+	redactor *Redactor
+	width    int            // host column width
+	colors   map[string]int // host -> index into hostColors
+}
+
+// NewPrinter returns a Printer writing to w.
+func NewPrinter(w io.Writer, o PrinterOptions) *Printer {
+	return &Printer{
+		w:        w,
+		color:    UseColor(w, o.Color),
+		redactor: o.Redactor,
+		colors:   map[string]int{},
+	}
+}
+
+// UseColor reports whether output to w should be coloured under mode m: for
+// ColorAuto, w must be a terminal and NO_COLOR unset or empty.
+func UseColor(w io.Writer, m ColorMode) bool {
+	switch m {
+	case ColorAlways:
+		return true
+	case ColorNever:
+		return false
+	}
+	if os.Getenv("NO_COLOR") != "" {
+		return false
+	}
+	return IsTerminal(w)
+}
+
+// IsTerminal reports whether w is an *os.File open on a terminal.
+func IsTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// SetHosts declares the hosts of a run, in order: host names are padded to
+// the longest one and coloured in this order. Hosts not declared still print,
+// with a colour chosen from their name.
+func (p *Printer) SetHosts(names []string) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i, n := range names {
+		p.colors[n] = i % len(hostColors)
+		p.width = max(p.width, len(n))
+	}
+}
+
+// SetOutput replaces the writer (for example with a progress-bar container
+// that prints lines above its bars) and returns the previous one.
+func (p *Printer) SetOutput(w io.Writer) io.Writer {
+	if p == nil {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	old := p.w
+	p.w = w
+	return old
+}
+
+// Color reports whether this Printer colours its output.
+func (p *Printer) Color() bool { return p != nil && p.color }
+
+// Redactor returns the Printer's redactor (possibly nil).
+func (p *Printer) Redactor() *Redactor {
+	if p == nil {
+		return nil
+	}
+	return p.redactor
+}
+
+// Line writes one line of a host's output as "host | line". A line holding
+// newlines is written as several prefixed lines; a trailing newline or
+// carriage return is dropped.
+func (p *Printer) Line(host, line string) {
+	if p == nil {
+		return
+	}
+	line = strings.TrimRight(line, "\r\n")
+	var b strings.Builder
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	prefix := p.prefixLocked(host)
+	for _, l := range strings.Split(p.redactor.Redact(line), "\n") {
+		b.WriteString(prefix)
+		b.WriteString(strings.TrimRight(l, "\r"))
+		b.WriteByte('\n')
+	}
+	_, _ = io.WriteString(p.w, b.String())
+}
+
+// HostLines returns a function that writes each line it is given as host's
+// output; it fits transport.RunOptions.Stdout and Stderr.
+func (p *Printer) HostLines(host string) func(line string) {
+	return func(line string) { p.Line(host, line) }
+}
+
+// prefixLocked returns "host | " padded (and coloured). p.mu must be held.
+func (p *Printer) prefixLocked(host string) string {
+	name := host + strings.Repeat(" ", max(0, p.width-len(host)))
+	if !p.color {
+		return name + " | "
+	}
+	i, ok := p.colors[host]
+	if !ok {
+		h := fnv.New32a()
+		_, _ = h.Write([]byte(host))
+		i = int(h.Sum32() % uint32(len(hostColors)))
+	}
+	return hostColors[i] + name + colorReset + " | "
+}
+
+// Header describes a phase about to run, for [Printer.Header].
+type Header struct {
+	Index  int    // 1-based position of the phase
+	Total  int    // number of phases in the action
+	Title  string // the phase title
+	Detail string // e.g. "parallel, 3 hosts"; may be empty
+	Note   string // e.g. "dry-run: render only"; may be empty
+}
+
+// String formats h as "==> [2/5] Title (detail) [note]".
+func (h Header) String() string {
+	s := fmt.Sprintf("==> [%d/%d] %s", h.Index, h.Total, h.Title)
+	if h.Detail != "" {
+		s += " (" + h.Detail + ")"
+	}
+	if h.Note != "" {
+		s += " [" + h.Note + "]"
+	}
+	return s
+}
+
+// Header writes a phase header line, bold on a colour terminal.
+func (p *Printer) Header(h Header) {
+	if p == nil {
+		return
+	}
+	s := p.redactor.Redact(h.String())
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.color {
+		s = colorBold + s + colorReset
+	}
+	_, _ = io.WriteString(p.w, s+"\n")
+}
+
+// Printf writes a free-standing message (not tied to a host) as one or more
+// whole lines; a newline is added if missing.
+func (p *Printer) Printf(format string, args ...any) {
+	if p == nil {
+		return
+	}
+	s := p.redactor.Redact(fmt.Sprintf(format, args...))
+	if !strings.HasSuffix(s, "\n") {
+		s += "\n"
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_, _ = io.WriteString(p.w, s)
+}
+
+// Errorf is Printf in red on a colour terminal.
+func (p *Printer) Errorf(format string, args ...any) {
+	if p == nil {
+		return
+	}
+	s := strings.TrimRight(p.redactor.Redact(fmt.Sprintf(format, args...)), "\n")
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.color {
+		s = colorRed + s + colorReset
+	}
+	_, _ = io.WriteString(p.w, s+"\n")
+}
