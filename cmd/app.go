@@ -28,7 +28,12 @@ func NewApp() *cli.App {
 		Description: `ncnpush is a push executor for HPE Cray EX (CSM) non-compute nodes. It renders
 embedded shell templates with facts read from each node and runs them over SSH,
 in parallel or serial phases, with strict host-key checking.`,
-		Commands: []*cli.Command{},
+		Commands: []*cli.Command{
+			execCommand(),
+			runCommand(),
+			tasksCommand(),
+			templatesCommand(),
+		},
 		// Errors are printed once, by Main, as one line.
 		ExitErrHandler: func(*cli.Context, error) {},
 	}

@@ -1,0 +1,197 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/ncnpush/ncnpush/hosts"
+	"github.com/ncnpush/ncnpush/inventory"
+	"github.com/ncnpush/ncnpush/output"
+	"github.com/ncnpush/ncnpush/phases"
+	"github.com/ncnpush/ncnpush/templates"
+)
+
+// ErrUsage marks a command-line mistake (exit code 2).
+var ErrUsage = errors.New("usage")
+
+// exitError carries an exit code for Main.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+func (e *exitError) ExitCode() int { return e.code }
+
+// Exit codes.
+const (
+	exitFailed    = 1 // the action failed
+	exitUsage     = 2 // bad flags or input
+	exitCancelled = 130
+)
+
+func usageErrorf(format string, args ...any) error {
+	return &exitError{code: exitUsage, err: fmt.Errorf("%w: "+format, append([]any{ErrUsage}, args...)...)}
+}
+
+// signalContext is cancelled by SIGINT or SIGTERM: remote commands end, and
+// clean-up (rollback, unlock) still runs.
+func signalContext(c *cli.Context) (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+}
+
+// session is what every command that works on hosts sets up from its flags:
+// the inventory, the selected hosts, the output and the logger.
+type session struct {
+	inv      *inventory.Inventory
+	hosts    hosts.Hosts
+	out      *output.Printer
+	log      *slog.Logger
+	redactor *output.Redactor
+	json     bool
+	stdout   io.Writer
+	connect  hosts.ConnectOptions
+	tmpl     *templates.Set
+	forks    int
+}
+
+// newSession reads the common flags. pattern is the default host pattern
+// when --limit is not given (e.g. "masters").
+func newSession(c *cli.Context, pattern string) (*session, error) {
+	s := &session{redactor: output.NewRedactor(), stdout: c.App.Writer}
+	switch f := c.String(flagOutput); f {
+	case outputText, "":
+	case outputJSON:
+		s.json = true
+	default:
+		return nil, usageErrorf("--%s %q: want %s or %s", flagOutput, f, outputText, outputJSON)
+	}
+	level, err := parseLevel(c.String(flagLogLevel))
+	if err != nil {
+		return nil, err
+	}
+	s.log = slog.New(output.NewHandler(c.App.ErrWriter, output.HandlerOptions{Level: level, Redactor: s.redactor}))
+	// Under -o json stdout holds exactly one JSON document: the live output
+	// goes to stderr.
+	live := c.App.Writer
+	if s.json {
+		live = c.App.ErrWriter
+	}
+	color := output.ColorAuto
+	if c.Bool(flagNoColor) {
+		color = output.ColorNever
+	}
+	s.out = output.NewPrinter(live, output.PrinterOptions{Color: color, Redactor: s.redactor})
+	s.forks = c.Int(flagForks)
+	if s.forks < 1 {
+		return nil, usageErrorf("--%s must be at least 1", flagForks)
+	}
+	if s.tmpl, err = templates.New(c.String(flagTemplates)); err != nil {
+		return nil, &exitError{code: exitUsage, err: fmt.Errorf("templates: %w", err)}
+	}
+
+	path := c.String(flagInventory)
+	if path == "" {
+		return nil, usageErrorf("no inventory: pass -i FILE (or set %s)", envInventory)
+	}
+	if s.inv, err = inventory.Load(path); err != nil {
+		return nil, &exitError{code: exitUsage, err: err}
+	}
+	if l := c.String(flagLimit); l != "" {
+		pattern = l
+	}
+	sel, err := s.inv.Select(pattern)
+	if err != nil {
+		return nil, &exitError{code: exitUsage, err: fmt.Errorf("--%s: %w", flagLimit, err)}
+	}
+	s.hosts = hosts.FromInventory(sel)
+	s.out.SetHosts(s.hosts.Names())
+	s.connect = hosts.ConnectOptions{
+		KnownHostsFiles:       c.StringSlice(flagKnownHosts),
+		AcceptNewHostKeys:     c.Bool(flagAcceptNewHostKeys),
+		InsecureIgnoreHostKey: c.Bool(flagInsecureIgnoreHost),
+		Jump:                  c.String(flagJump),
+		SSHConfigFile:         c.String(flagSSHConfig),
+		ConnectTimeout:        c.Duration(flagConnectTimeout),
+		Logger:                s.log,
+		Forks:                 s.forks,
+	}
+	if s.connect.InsecureIgnoreHostKey {
+		s.log.Warn("host keys are not checked (--"+flagInsecureIgnoreHost+")", output.HostKey, output.NoHost)
+	}
+	return s, nil
+}
+
+// dial connects to every selected host; it is all or nothing.
+func (s *session) dial(ctx context.Context) error {
+	return hosts.Connect(ctx, s.hosts, s.connect)
+}
+
+// env is the phases' shared environment for this session.
+func (s *session) env(vars, extra map[string]any, dryRun bool) *phases.Env {
+	return &phases.Env{
+		Hosts:     s.hosts,
+		Selector:  s.inv,
+		Templates: s.tmpl,
+		Vars:      vars,
+		ExtraVars: extra,
+		Forks:     s.forks,
+		DryRun:    dryRun,
+		Out:       s.out,
+		Logger:    s.log,
+	}
+}
+
+// finish prints the report (summary table, or JSON on stdout) and turns the
+// run's error into the exit code.
+func (s *session) finish(rep *output.Report, runErr error) error {
+	if rep != nil {
+		if s.json {
+			if err := output.WriteJSON(s.stdout, rep, s.redactor); err != nil {
+				return err
+			}
+		} else {
+			fmt.Fprintln(s.stdout)
+			if err := output.WriteTable(s.stdout, rep, output.TableOptions{Color: s.out.Color(), Redactor: s.redactor}); err != nil {
+				return err
+			}
+		}
+	}
+	if runErr == nil {
+		return nil
+	}
+	code := exitFailed
+	if errors.Is(runErr, context.Canceled) {
+		code = exitCancelled
+	}
+	return &exitError{code: code, err: runErr}
+}
+
+func (s *session) close() { _ = s.hosts.Close() }
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(strings.ToUpper(s))); err != nil {
+		return 0, usageErrorf("--%s %q: want debug, info, warn or error", flagLogLevel, s)
+	}
+	return l, nil
+}
+
+// extraVars parses repeated -e key=value flags.
+func extraVars(c *cli.Context) (map[string]any, error) {
+	ev, err := phases.ParseExtraVars(c.StringSlice(flagExtraVars))
+	if err != nil {
+		return nil, &exitError{code: exitUsage, err: err}
+	}
+	return ev, nil
+}
