@@ -33,6 +33,7 @@ in parallel or serial phases, with strict host-key checking.`,
 			runCommand(),
 			tasksCommand(),
 			templatesCommand(),
+			etcdCommand(),
 		},
 		// Errors are printed once, by Main, as one line.
 		ExitErrHandler: func(*cli.Context, error) {},

@@ -45,6 +45,8 @@ type Env struct {
 	Out *output.Printer
 	// Logger receives log lines (each with host=); nil discards them.
 	Logger *slog.Logger
+	// Actions are the Go phases a task may name with `action:`, by name.
+	Actions map[string]ActionFunc
 
 	mu sync.Mutex
 	// unproduced holds register names of phases that did not run under
@@ -81,9 +83,14 @@ func (e *Env) unproducedNames() []string {
 	return slices.Sorted(maps.Keys(e.unproduced))
 }
 
-// FromTask turns every phase of t into a TemplatePhase. It checks t against
-// env's templates and resolves each phase's host pattern now, so that a bad
-// task fails before anything runs.
+// ActionFunc builds the Go phase that a task phase names with `action:`.
+// spec is the phase as written in the task (title, hosts, strategy...).
+type ActionFunc func(env *Env, spec tasks.Phase) (Phase, error)
+
+// FromTask turns every phase of t into a TemplatePhase, or into the Go phase
+// its action names. It checks t against env's templates and actions and
+// resolves each phase's host pattern now, so that a bad task fails before
+// anything runs.
 func FromTask(env *Env, t *tasks.Task) ([]Phase, error) {
 	env.mu.Lock()
 	env.unproduced = nil
@@ -93,6 +100,18 @@ func FromTask(env *Env, t *tasks.Task) ([]Phase, error) {
 	}
 	out := make([]Phase, 0, len(t.Phases))
 	for i := range t.Phases {
+		if name := t.Phases[i].Action; name != "" {
+			build, ok := env.Actions[name]
+			if !ok {
+				return nil, fmt.Errorf("task %s: phase [%d] %q: %w: no action %q in this command", t.Name, i+1, t.Phases[i].Title, ErrUnknownAction, name)
+			}
+			p, err := build(env, t.Phases[i])
+			if err != nil {
+				return nil, fmt.Errorf("task %s: phase [%d] %q: %w", t.Name, i+1, t.Phases[i].Title, err)
+			}
+			out = append(out, p)
+			continue
+		}
 		p, err := NewTemplatePhase(env, t, i)
 		if err != nil {
 			return nil, fmt.Errorf("task %s: %w", t.Name, err)
@@ -112,6 +131,10 @@ func RunTask(ctx context.Context, env *Env, t *tasks.Task) (*output.Report, erro
 	m := &Manager{Action: t.Name, Phases: ps, DryRun: env.DryRun, Hosts: env.Hosts.Names(), Out: env.Out, Logger: env.Logger}
 	return m.Run(ctx)
 }
+
+// ErrUnknownAction is matched when a task names a Go action the running
+// command does not provide.
+var ErrUnknownAction = errors.New("unknown action")
 
 // ErrExtraVar is matched (errors.Is) by ParseExtraVars errors.
 var ErrExtraVar = errors.New("invalid -e variable")

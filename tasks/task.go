@@ -94,8 +94,15 @@ type Task struct {
 type Phase struct {
 	// Title is shown in the phase header and the report.
 	Title string `yaml:"title"`
-	// Template is the template file name, e.g. "exec.sh.tmpl".
+	// Template is the template file name, e.g. "exec.sh.tmpl". A phase has
+	// a template or an action, not both.
 	Template string `yaml:"template"`
+	// Action names a phase written in Go, for what a template cannot do
+	// (streaming from S3, deciding from every host's facts, asking the
+	// operator). The program running the task registers its actions by name
+	// (phases.Env.Actions); a task naming an unknown action is refused before
+	// anything runs.
+	Action string `yaml:"action"`
 	// Hosts is a group name or host pattern; DefaultHosts when empty.
 	Hosts string `yaml:"hosts"`
 	// Strategy is how the hosts run; Parallel when empty.
@@ -421,9 +428,16 @@ func (t *Task) check(file string) error {
 		if strings.TrimSpace(p.Title) == "" {
 			bad(p.Line, w+".title", "missing")
 		}
-		if p.Template == "" {
-			bad(p.Line, w+".template", "missing")
-		} else if !strings.HasSuffix(p.Template, ".sh.tmpl") || strings.ContainsAny(p.Template, `/\`) {
+		switch {
+		case p.Template == "" && p.Action == "":
+			bad(p.Line, w+".template", "missing (a phase needs a template or an action)")
+		case p.Template != "" && p.Action != "":
+			bad(p.Line, w+".action", "a phase has a template or an action, not both")
+		case p.Action != "":
+			if !IsIdentifier(strings.ReplaceAll(p.Action, "-", "_")) {
+				bad(p.Line, w+".action", "%q is not a valid action name", p.Action)
+			}
+		case !strings.HasSuffix(p.Template, ".sh.tmpl") || strings.ContainsAny(p.Template, `/\`):
 			bad(p.Line, w+".template", "%q is not a template file name (NAME.sh.tmpl)", p.Template)
 		}
 		if !slices.Contains(Strategies, p.Strategy) {
@@ -468,7 +482,7 @@ type TemplateSet interface {
 func (t *Task) Validate(ts TemplateSet) error {
 	var errs []error
 	for i, p := range t.Phases {
-		if !ts.Has(p.Template) {
+		if p.Action == "" && !ts.Has(p.Template) {
 			errs = append(errs, &Error{File: t.Origin, Line: p.Line, Path: fmt.Sprintf("phases[%d].template", i),
 				Msg: fmt.Sprintf("template %q does not exist (have: %s)", p.Template, strings.Join(ts.List(), ", ")), Kind: ErrInvalid})
 		}

@@ -25,9 +25,27 @@ func goldenData() map[string]any {
 			"command":  `systemctl is-active etcd && echo "it's up"`,
 			"greeting": "hello",
 			"df_path":  "/var/lib/etcd",
+			// etcd restore (tasks/etcd-restore.yaml), with a hostile run id
+			// to pin the quoting.
+			"kubeadm_config": "/etc/kubernetes/kubeadmcfg.yaml",
+			"staging_dir":    "/var/tmp/ncnpush-etcd-restore",
+			"data_dir":       "/var/lib/etcd",
+			"lock_file":      "/run/lock/ncnpush-etcd-restore.lock",
+			"pki_dir":        "/etc/kubernetes/pki/etcd",
+			"cluster_token":  "tkn",
+			"run_id":         "20260212T101500Z'; $(reboot)",
+			"dump_sha256":    "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+			"start_timeout":  120,
+			"bump_revision":  true,
+			"bump_amount":    1000000000,
 		},
 		"Host": map[string]any{"Name": "ncn-m001", "Address": "10.252.1.10", "Groups": []string{"all", "masters"}},
-		"Self": map[string]any{"info": info("5.14.21")},
+		"Self": map[string]any{"info": info("5.14.21"), "etcd": map[string]any{
+			"name":            "ncn-m001",
+			"initial_cluster": "ncn-m001=https://10.252.1.10:2380,ncn-m002=https://10.252.1.9:2380,ncn-m003=https://10.252.1.8:2380",
+			"peer_url":        "https://10.252.1.10:2380",
+			"tool":            "etcdutl",
+		}},
 		"Facts": map[string]any{"info": map[string]any{
 			"ncn-m001": info("5.14.21"), "ncn-m002": info("5.14.21"), "ncn-m003": info("5.14.22"),
 		}},

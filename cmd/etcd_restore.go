@@ -1,0 +1,95 @@
+package cmd
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/ncnpush/ncnpush/etcdrestore"
+	"github.com/ncnpush/ncnpush/output"
+)
+
+// etcdRestoreCommand is `ncnpush etcd restore`.
+func etcdRestoreCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "restore",
+		Usage: "restore the bare-metal etcd cluster on every master from an S3 backup",
+		Description: `Automates CSM's "Restore Bare-Metal etcd Clusters from an S3 Snapshot" on every
+master at once: preflight (read-only checks and locks), stream the snapshot
+from S3 to every master (0600, private staging directory, no local file),
+restore into staging, confirm, stop etcd everywhere, move member/ aside to
+member.pre-restore-<run> (never deleted), copy the restored member in, start
+every member together, verify; roll back automatically if the new cluster
+does not come up. The staged snapshot is removed on every path.
+
+Examples:
+   ncnpush etcd restore -i inventory.yaml --backup latest
+   ncnpush etcd restore -i hosts.ini --backup etcd-backup-2024-05-01-10-20-30 --yes -o json
+   ncnpush etcd restore -i inventory.yaml --backup latest --before '2024-05-01 10:00' --dry-run`,
+		Flags: concat(inventoryFlags(), sshFlags(), runFlags(), logFlags(), s3Flags(), []cli.Flag{
+			&cli.StringFlag{Name: flagBackup, Aliases: []string{"b"}, Required: true,
+				Usage: "`latest`, or a backup name (with or without bare-metal/ and .tar.gz)"},
+			&cli.StringFlag{Name: flagBefore, Usage: "with --backup latest: the newest backup taken before `TIME`"},
+			&cli.BoolFlag{Name: flagYes, Aliases: []string{"y"}, Usage: "do not ask for the typed confirmation"},
+			&cli.BoolFlag{Name: flagDryRun, Usage: "check and render everything, change nothing"},
+			&cli.BoolFlag{Name: flagBumpRevision, Usage: "restore with --bump-revision/--mark-compacted (etcdutl 3.5.10+)"},
+			&cli.StringSliceFlag{Name: flagExtraVars, Aliases: []string{"e"},
+				Usage: "override a task variable `key=value` (staging_dir, data_dir, start_timeout, ...)"},
+			&cli.Int64Flag{Name: flagMaxDumpSize, Value: 16 << 30, Usage: "largest snapshot accepted, in bytes"},
+		}),
+		Action: func(c *cli.Context) error {
+			s, err := newSession(c, "masters")
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			extra, err := extraVars(c)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := signalContext(c)
+			defer cancel()
+			cl, err := newBackupsClient(ctx, c, s.log)
+			if err != nil {
+				return &exitError{code: exitUsage, err: err}
+			}
+			b, err := selectBackup(ctx, cl, c.String(flagBackup), c.String(flagBefore))
+			if err != nil {
+				return &exitError{code: exitUsage, err: err}
+			}
+			s.out.Printf("backup %s (%s, %d bytes) from s3://%s/%s", b.Name, b.Time.Format(time.RFC3339), b.Size, cl.Bucket(), b.Key)
+			if err := s.dial(ctx); err != nil {
+				return s.finish(nil, err)
+			}
+			prog := output.NewProgress(c.App.ErrWriter, output.ProgressOptions{Printer: s.out})
+			defer prog.Wait()
+			rep, res, err := etcdrestore.Run(ctx, etcdrestore.Options{
+				Env:          s.env(nil, nil, c.Bool(flagDryRun)),
+				Backups:      cl,
+				Backup:       b,
+				Vars:         extra,
+				BumpRevision: c.Bool(flagBumpRevision),
+				Yes:          c.Bool(flagYes),
+				DryRun:       c.Bool(flagDryRun),
+				Stdin:        c.App.Reader,
+				Prompt:       c.App.ErrWriter,
+				MaxDumpSize:  c.Int64(flagMaxDumpSize),
+				Progress: func(host string, total int64) (func(int64), func(error)) {
+					bar := prog.Bar(host, "snapshot", total)
+					return bar.SetCurrent, func(err error) {
+						if err != nil {
+							bar.Abort()
+						} else {
+							bar.Done()
+						}
+					}
+				},
+			})
+			for host, dir := range res.Kept {
+				s.out.Line(host, fmt.Sprintf("kept the pre-restore member: %s (ncnpush etcd cleanup removes it)", dir))
+			}
+			return s.finish(rep, err)
+		},
+	}
+}

@@ -1,0 +1,479 @@
+package etcdrestore
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ncnpush/ncnpush/facts"
+	"github.com/ncnpush/ncnpush/hosts"
+	"github.com/ncnpush/ncnpush/phases"
+	"github.com/ncnpush/ncnpush/tasks"
+	"github.com/ncnpush/ncnpush/transport"
+)
+
+// ---------------------------------------------------------------- preflight
+
+// preflightPhase parses every node's preflight report, cross-checks them all
+// and takes every node's lock. It reports every failure at once and changes
+// nothing on a node (a lock is released when ncnpush ends).
+type preflightPhase struct {
+	goPhase
+	r *run
+}
+
+func (r *run) preflightCheckPhase(_ *phases.Env, spec tasks.Phase) (phases.Phase, error) {
+	hs, err := r.hostsFor(spec)
+	if err != nil {
+		return nil, err
+	}
+	return &preflightPhase{goPhase: goPhase{title: spec.Title, hosts: hs}, r: r}, nil
+}
+
+func (p *preflightPhase) ReadOnly() bool { return true }
+
+// DryRun checks the facts but takes no lock.
+func (p *preflightPhase) DryRun(ctx context.Context) error { return p.check() }
+
+func (p *preflightPhase) Run(ctx context.Context) error {
+	if err := p.check(); err != nil {
+		return err
+	}
+	return p.lock(ctx)
+}
+
+func (p *preflightPhase) check() error {
+	var nodes []facts.Node
+	var errs []error
+	for _, h := range p.hosts {
+		start := time.Now()
+		v, ok := h.Fact("preflight")
+		text, _ := v.(string)
+		if !ok {
+			errs = append(errs, fmt.Errorf("%s: no preflight report", h.Name))
+			continue
+		}
+		n, err := facts.ParseNodeReport(h.Name, text)
+		if err != nil {
+			err = fmt.Errorf("%s: %w", h.Name, err)
+			errs = append(errs, err)
+			p.record(h.Name, start, err, "")
+			continue
+		}
+		nodes = append(nodes, n)
+		p.record(h.Name, start, nil, fmt.Sprintf("member %s, etcd %s, %s", n.Member.Name, n.Version, n.RestoreTool))
+	}
+	var inv []string
+	for _, h := range p.r.env.Hosts {
+		inv = append(inv, h.Name)
+	}
+	if len(errs) == 0 {
+		errs = append(errs, facts.Check(nodes, inv, p.r.opts.Backup.Size)...)
+	}
+	if p.r.opts.BumpRevision && !facts.AllSupportBumpRevision(nodes) {
+		errs = append(errs, errors.New("--bump-revision needs etcdutl 3.5.10 or later on every master"))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%w: nothing was changed on any node:\n  %w", ErrPreflight, joinLines(errs))
+	}
+	p.r.mu.Lock()
+	defer p.r.mu.Unlock()
+	for _, n := range nodes {
+		peers := map[string]string{}
+		for _, pe := range n.Member.InitialCluster {
+			peers[pe.Name] = pe.URL
+		}
+		m := member{Name: n.Member.Name, PeerURL: n.Member.InitialAdvertisePeerURLs, InitialCluster: n.Member.InitialClusterRaw,
+			Tool: string(n.RestoreTool), Version: n.Version.String(), Peers: peers}
+		p.r.members[n.Host] = m
+		h := p.r.env.Hosts.Find(n.Host)
+		h.SetFact("etcd", map[string]any{"name": m.Name, "initial_cluster": m.InitialCluster,
+			"peer_url": m.PeerURL, "tool": m.Tool})
+	}
+	return nil
+}
+
+// joinLines joins errors one per line, indented.
+func joinLines(errs []error) error {
+	msgs := make([]string, len(errs))
+	for i, e := range errs {
+		msgs[i] = e.Error()
+	}
+	return errors.New(strings.Join(msgs, "\n  "))
+}
+
+// lock is one node's restore lock: a command holding an flock, ended to
+// release it.
+type lock struct {
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// lock takes every node's lock, all or none.
+func (p *preflightPhase) lock(ctx context.Context) error {
+	script, err := p.r.env.Templates.Render("etcd-lock.sh.tmpl", map[string]any{"Vars": p.r.env.Vars})
+	if err != nil {
+		return err
+	}
+	var mu sync.Mutex
+	var errs []error
+	var wg sync.WaitGroup
+	for _, h := range p.hosts {
+		wg.Add(1)
+		go func(h *hosts.Host) {
+			defer wg.Done()
+			l, err := takeLock(ctx, h, script)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, err)
+				return
+			}
+			p.r.mu.Lock()
+			p.r.locks[h.Name] = l
+			p.r.mu.Unlock()
+		}(h)
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		p.r.releaseLocks()
+		sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
+		return fmt.Errorf("%w: nothing was changed on any node:\n  %w", ErrLocked, joinLines(errs))
+	}
+	return nil
+}
+
+func takeLock(ctx context.Context, h *hosts.Host, script string) (*lock, error) {
+	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	l := &lock{cancel: cancel, done: make(chan error, 1)}
+	locked := make(chan struct{})
+	var once sync.Once
+	var stderr []string
+	var smu sync.Mutex
+	go func() {
+		_, err := h.Conn.Run(lctx, phases.WrapScript(script), transport.RunOptions{
+			Stdout: func(line string) {
+				if line == "locked" {
+					once.Do(func() { close(locked) })
+				}
+			},
+			Stderr: func(line string) { smu.Lock(); stderr = append(stderr, line); smu.Unlock() },
+		})
+		l.done <- err
+	}()
+	select {
+	case <-locked:
+		return l, nil
+	case err := <-l.done:
+		cancel()
+		smu.Lock()
+		defer smu.Unlock()
+		msg := strings.Join(stderr, "; ")
+		if msg == "" && err != nil {
+			msg = err.Error()
+		}
+		return nil, fmt.Errorf("%s: lock: %s", h.Name, msg)
+	case <-ctx.Done():
+		cancel()
+		<-l.done
+		return nil, fmt.Errorf("%s: lock: %w", h.Name, ctx.Err())
+	}
+}
+
+// releaseLocks ends every lock command and waits for it.
+func (r *run) releaseLocks() {
+	r.mu.Lock()
+	locks := r.locks
+	r.locks = map[string]*lock{}
+	r.mu.Unlock()
+	for _, l := range locks {
+		l.cancel()
+	}
+	for _, l := range locks {
+		select {
+		case <-l.done:
+		case <-time.After(15 * time.Second):
+		}
+	}
+}
+
+// unlockPhase is the last phase of the finish task.
+type unlockPhase struct {
+	goPhase
+	r *run
+}
+
+func (r *run) unlockPhase(_ *phases.Env, spec tasks.Phase) (phases.Phase, error) {
+	hs, err := r.hostsFor(spec)
+	if err != nil {
+		return nil, err
+	}
+	return &unlockPhase{goPhase: goPhase{title: spec.Title, hosts: hs}, r: r}, nil
+}
+
+func (p *unlockPhase) Run(context.Context) error {
+	start := time.Now()
+	p.r.releaseLocks()
+	for _, h := range p.hosts {
+		p.record(h.Name, start, nil, "")
+	}
+	return nil
+}
+
+// ---------------------------------------------------------------- confirm
+
+type confirmPhase struct {
+	goPhase
+	r *run
+}
+
+func (r *run) confirmPhase(_ *phases.Env, spec tasks.Phase) (phases.Phase, error) {
+	hs, err := r.hostsFor(spec)
+	if err != nil {
+		return nil, err
+	}
+	return &confirmPhase{goPhase: goPhase{title: spec.Title, hosts: hs}, r: r}, nil
+}
+
+// DryRun prints the plan; --dry-run goes no further than rendering.
+func (p *confirmPhase) DryRun(context.Context) error {
+	p.plan()
+	fmt.Fprintln(p.r.opts.Prompt, "dry-run: nothing was changed; the remaining scripts are rendered below.")
+	return nil
+}
+
+func (p *confirmPhase) Run(ctx context.Context) error {
+	p.plan()
+	if !p.r.opts.Yes {
+		fmt.Fprintf(p.r.opts.Prompt, "Type %q to stop etcd on %d masters and swap in the backup: ", ConfirmWord, len(p.hosts))
+		answer, err := readLine(ctx, p.r.opts.Stdin)
+		if err != nil || strings.TrimSpace(answer) != ConfirmWord {
+			return fmt.Errorf("%w: nothing was changed on any node (staged copies are removed)", ErrNotConfirmed)
+		}
+	}
+	p.r.mu.Lock()
+	p.r.stopped = true
+	p.r.mu.Unlock()
+	return nil
+}
+
+func (p *confirmPhase) plan() {
+	r := p.r
+	r.mu.Lock()
+	r.snapRev = snapshotRevision(p.hosts)
+	r.mu.Unlock()
+	w := r.opts.Prompt
+	b := r.opts.Backup
+	fmt.Fprintf(w, "\nPlan: restore %s (taken %s, %d bytes compressed)", b.Name, b.Time.Format(time.RFC3339), b.Size)
+	if r.snapRev > 0 {
+		fmt.Fprintf(w, ", snapshot revision %d", r.snapRev)
+	}
+	fmt.Fprintln(w)
+	data := r.env.Vars["data_dir"]
+	for _, h := range p.hosts {
+		m := r.members[h.Name]
+		fmt.Fprintf(w, "  %-10s member %s  peer %s  etcd %s (%s)\n", h.Name, m.Name, m.PeerURL, m.Version, m.Tool)
+	}
+	fmt.Fprintf(w, "  1. stop etcd on every master\n")
+	fmt.Fprintf(w, "  2. move %v/member to %v/member.pre-restore-%s (kept, never deleted)\n", data, data, r.runID)
+	fmt.Fprintf(w, "  3. copy the restored member into %v/member\n", data)
+	fmt.Fprintf(w, "  4. start etcd on every master together; verify; roll back automatically on failure\n\n")
+}
+
+// readLine reads one line, or fails when ctx ends.
+func readLine(ctx context.Context, r io.Reader) (string, error) {
+	if r == nil {
+		return "", errors.New("no input")
+	}
+	ch := make(chan string, 1)
+	errc := make(chan error, 1)
+	go func() {
+		line, err := bufio.NewReader(r).ReadString('\n')
+		if err != nil && line == "" {
+			errc <- err
+			return
+		}
+		ch <- line
+	}()
+	select {
+	case l := <-ch:
+		return l, nil
+	case err := <-errc:
+		return "", err
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+}
+
+// ---------------------------------------------------------------- verify
+
+// health is what etcd-health.sh.tmpl prints.
+type health struct {
+	Members struct {
+		Members []struct {
+			ID         uint64   `json:"ID"`
+			Name       string   `json:"name"`
+			PeerURLs   []string `json:"peerURLs"`
+			ClientURLs []string `json:"clientURLs"`
+		} `json:"members"`
+	} `json:"members"`
+	Status []struct {
+		Endpoint string `json:"Endpoint"`
+		Status   struct {
+			Header struct {
+				MemberID uint64 `json:"member_id"`
+				Revision int64  `json:"revision"`
+			} `json:"header"`
+			Version string `json:"version"`
+			DBSize  int64  `json:"dbSize"`
+			Leader  uint64 `json:"leader"`
+		} `json:"Status"`
+	} `json:"status"`
+	Keys struct {
+		Count int64 `json:"count"`
+	} `json:"keys"`
+}
+
+type verifyPhase struct {
+	goPhase
+	r        *run
+	rollback bool
+}
+
+func (r *run) verifyPhase(rollback bool) phases.ActionFunc {
+	return func(_ *phases.Env, spec tasks.Phase) (phases.Phase, error) {
+		hs, err := r.hostsFor(spec)
+		if err != nil {
+			return nil, err
+		}
+		return &verifyPhase{goPhase: goPhase{title: spec.Title, hosts: hs}, r: r, rollback: rollback}, nil
+	}
+}
+
+func (p *verifyPhase) DryRun(context.Context) error {
+	fmt.Fprintln(p.r.opts.Prompt, "dry-run: would verify: every member started with its name and peer URL, "+
+		"endpoint health, one leader, the same revision (at least the snapshot's) and the same key count on every member")
+	return nil
+}
+
+// Run reads every member's view until they agree or the timeout passes.
+func (p *verifyPhase) Run(ctx context.Context) error {
+	script, err := p.r.env.Templates.Render("etcd-health.sh.tmpl", map[string]any{"Vars": p.r.env.Vars})
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(p.r.opts.VerifyTimeout)
+	start := time.Now()
+	for {
+		views, errs := p.read(ctx, script)
+		if len(errs) == 0 {
+			errs = p.compare(views)
+		}
+		if len(errs) == 0 {
+			for _, h := range p.hosts {
+				v := views[h.Name]
+				p.record(h.Name, start, nil, fmt.Sprintf("revision %d, %d keys, %d members", v.Status[0].Status.Header.Revision, v.Keys.Count, len(v.Members.Members)))
+			}
+			return nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			for _, h := range p.hosts {
+				p.record(h.Name, start, joinLines(errs), "")
+			}
+			return fmt.Errorf("%w:\n  %w", ErrVerify, joinLines(errs))
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(2 * time.Second):
+		}
+	}
+}
+
+func (p *verifyPhase) read(ctx context.Context, script string) (map[string]health, []error) {
+	views := map[string]health{}
+	var mu sync.Mutex
+	var errs []error
+	err := p.hosts.ParallelEach(ctx, len(p.hosts), func(ctx context.Context, h *hosts.Host) error {
+		var out strings.Builder
+		_, err := h.Conn.Run(ctx, phases.WrapScript(script), transport.RunOptions{Stdout: func(l string) { out.WriteString(l) }})
+		if err != nil {
+			return fmt.Errorf("read member view: %w", err)
+		}
+		var v health
+		if err := json.Unmarshal([]byte(out.String()), &v); err != nil || len(v.Status) == 0 {
+			return fmt.Errorf("member not answering (status: %.120s)", out.String())
+		}
+		mu.Lock()
+		views[h.Name] = v
+		mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		errs = append(errs, err)
+	}
+	return views, errs
+}
+
+// compare checks the members' views against the preflight's facts and each
+// other.
+func (p *verifyPhase) compare(views map[string]health) []error {
+	var errs []error
+	r := p.r
+	var wantPeers map[string]string
+	for _, m := range r.members {
+		wantPeers = m.Peers
+		break
+	}
+	revs := map[int64][]string{}
+	counts := map[int64][]string{}
+	leaders := map[uint64]bool{}
+	for _, h := range p.hosts {
+		v := views[h.Name]
+		got := map[string]string{}
+		for _, m := range v.Members.Members {
+			if len(m.ClientURLs) == 0 {
+				errs = append(errs, fmt.Errorf("%s: member %s is not started", h.Name, m.Name))
+			}
+			got[m.Name] = strings.Join(m.PeerURLs, ",")
+		}
+		if !equalMaps(got, wantPeers) {
+			errs = append(errs, fmt.Errorf("%s: member list %v, want %v", h.Name, got, wantPeers))
+		}
+		st := v.Status[0].Status
+		revs[st.Header.Revision] = append(revs[st.Header.Revision], h.Name)
+		counts[v.Keys.Count] = append(counts[v.Keys.Count], h.Name)
+		leaders[st.Leader] = true
+		if !p.rollback && r.snapRev > 0 && st.Header.Revision < r.snapRev {
+			errs = append(errs, fmt.Errorf("%s: revision %d is older than the snapshot's %d", h.Name, st.Header.Revision, r.snapRev))
+		}
+	}
+	if len(revs) > 1 {
+		errs = append(errs, fmt.Errorf("members disagree on the revision: %v", revs))
+	}
+	if len(counts) > 1 {
+		errs = append(errs, fmt.Errorf("members disagree on the key count: %v", counts))
+	}
+	if len(leaders) != 1 || leaders[0] {
+		errs = append(errs, fmt.Errorf("members do not agree on one leader"))
+	}
+	return errs
+}
+
+func equalMaps(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}

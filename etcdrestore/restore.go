@@ -1,0 +1,247 @@
+package etcdrestore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"sync"
+	"time"
+
+	"github.com/ncnpush/ncnpush/hosts"
+	"github.com/ncnpush/ncnpush/output"
+	"github.com/ncnpush/ncnpush/phases"
+	"github.com/ncnpush/ncnpush/tasks"
+)
+
+// Sentinels, for errors.Is.
+var (
+	// ErrPreflight: a node failed a preflight check; nothing was changed.
+	ErrPreflight = errors.New("preflight failed")
+	// ErrLocked: another restore holds a node's lock.
+	ErrLocked = errors.New("another restore is running")
+	// ErrNotConfirmed: the operator did not type the confirmation.
+	ErrNotConfirmed = errors.New("not confirmed")
+	// ErrPush: the snapshot could not be streamed to every master.
+	ErrPush = errors.New("snapshot push failed")
+	// ErrVerify: the restored cluster did not come up as expected.
+	ErrVerify = errors.New("verification failed")
+	// ErrRolledBack: the restore failed and every member was put back.
+	ErrRolledBack = errors.New("restore failed and was rolled back")
+	// ErrRollbackFailed: the restore failed and so did the rollback; the
+	// pre-restore member directories are still on the nodes.
+	ErrRollbackFailed = errors.New("restore failed and the rollback failed too")
+)
+
+// Built-in task names.
+const (
+	TaskRestore  = "etcd-restore"
+	TaskRollback = "etcd-rollback"
+	TaskFinish   = "etcd-restore-finish"
+)
+
+// Action names the task files use.
+const (
+	actionPreflightCheck = "etcd-preflight-check"
+	actionPush           = "etcd-push"
+	actionConfirm        = "etcd-confirm"
+	actionVerify         = "etcd-verify"
+	actionVerifyRollback = "etcd-verify-rollback"
+	actionUnlock         = "etcd-unlock"
+)
+
+// run is one restore's shared state.
+type run struct {
+	opts  Options
+	env   *phases.Env
+	runID string
+
+	mu       sync.Mutex
+	members  map[string]member // by host name, from the preflight
+	locks    map[string]*lock  // by host name
+	stopped  bool              // the stop phase started: from here on, roll back on failure
+	snapRev  int64             // the snapshot's revision (from the staged copy)
+	dumpSize int64
+}
+
+// member is what the preflight learnt about a host's etcd member.
+type member struct {
+	Name           string
+	PeerURL        string
+	InitialCluster string
+	Tool           string
+	Version        string
+	Peers          map[string]string // name -> peer URL
+}
+
+// Result is what a restore did, beside the report.
+type Result struct {
+	// RunID stamps the directories the run left: member.pre-restore-<RunID>.
+	RunID string
+	// Kept are the pre-restore member directories, host -> path.
+	Kept map[string]string
+	// RolledBack reports that the restore failed and was undone.
+	RolledBack bool
+}
+
+// Run restores o.Backup on every host of o.Env and returns the report of
+// every phase that ran (restore, then rollback if any, then finish). The
+// error wraps ErrPreflight, ErrLocked, ErrNotConfirmed, ErrPush, ErrVerify,
+// ErrRolledBack or ErrRollbackFailed.
+func Run(ctx context.Context, o Options) (*output.Report, Result, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.VerifyTimeout == 0 {
+		o.VerifyTimeout = 60 * time.Second
+	}
+	r := &run{opts: o, env: o.Env, runID: o.Now().UTC().Format("20060102T150405Z"),
+		members: map[string]member{}, locks: map[string]*lock{}}
+	res := Result{RunID: r.runID, Kept: map[string]string{}}
+
+	restore, err := tasks.LoadBuiltin(TaskRestore)
+	if err != nil {
+		return nil, res, err
+	}
+	vars := maps.Clone(restore.Vars)
+	maps.Copy(vars, o.Vars)
+	vars["run_id"] = r.runID
+	vars["bump_revision"] = o.BumpRevision
+	vars["dump_sha256"] = "(sha256 of the snapshot, known once it is streamed)"
+	r.env.Vars = vars
+	r.env.DryRun = o.DryRun
+	r.env.Actions = map[string]phases.ActionFunc{
+		actionPreflightCheck: r.preflightCheckPhase,
+		actionPush:           r.pushPhase,
+		actionConfirm:        r.confirmPhase,
+		actionVerify:         r.verifyPhase(false),
+		actionVerifyRollback: r.verifyPhase(true),
+		actionUnlock:         r.unlockPhase,
+	}
+	defer r.releaseLocks()
+
+	rep, runErr := r.runTask(ctx, restore, nil)
+	if runErr != nil && r.hasStopped() && !o.DryRun {
+		// Undo on a context that the operator's Ctrl-C does not end: a
+		// half-swapped cluster is worse than a late exit.
+		rbCtx := context.WithoutCancel(ctx)
+		rb, err := tasks.LoadBuiltin(TaskRollback)
+		if err != nil {
+			return rep, res, err
+		}
+		rep, err = r.runTask(rbCtx, rb, rep)
+		res.RolledBack = err == nil
+		if err != nil {
+			runErr = fmt.Errorf("%w: %w; rollback: %w", ErrRollbackFailed, runErr, err)
+		} else {
+			runErr = fmt.Errorf("%w: %w", ErrRolledBack, runErr)
+		}
+	}
+	if !o.DryRun && r.locked() {
+		fin, err := tasks.LoadBuiltin(TaskFinish)
+		if err != nil {
+			return rep, res, err
+		}
+		var finErr error
+		rep, finErr = r.runTask(context.WithoutCancel(ctx), fin, rep)
+		if finErr != nil && runErr == nil {
+			runErr = finErr
+		}
+	}
+	if runErr == nil && !o.DryRun {
+		for _, h := range r.env.Hosts {
+			res.Kept[h.Name] = fmt.Sprintf("%s/member.pre-restore-%s", vars["data_dir"], r.runID)
+		}
+	}
+	if rep != nil {
+		rep.Action = TaskRestore
+		rep.Status = output.StatusOK
+		rep.Error = ""
+		if runErr != nil {
+			rep.Status = output.StatusFailed
+			rep.Error = runErr.Error()
+		}
+	}
+	return rep, res, runErr
+}
+
+// runTask runs task t and appends its phases to prev (renumbered).
+func (r *run) runTask(ctx context.Context, t *tasks.Task, prev *output.Report) (*output.Report, error) {
+	ps, err := phases.FromTask(r.env, t)
+	if err != nil {
+		return prev, err
+	}
+	m := &phases.Manager{Action: t.Name, Phases: ps, DryRun: r.env.DryRun, Hosts: r.env.Hosts.Names(),
+		Out: r.env.Out, Logger: r.env.Logger}
+	rep, err := m.Run(ctx)
+	if prev == nil || rep == nil {
+		return rep, err
+	}
+	for _, p := range rep.Phases {
+		p.Index = len(prev.Phases) + 1
+		prev.Phases = append(prev.Phases, p)
+	}
+	prev.Duration += rep.Duration
+	return prev, err
+}
+
+func (r *run) hasStopped() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.stopped
+}
+
+func (r *run) locked() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.locks) > 0
+}
+
+// hostsFor selects the hosts of a Go phase from its spec's pattern.
+func (r *run) hostsFor(spec tasks.Phase) (hosts.Hosts, error) {
+	pattern := spec.Hosts
+	if pattern == "" {
+		pattern = tasks.DefaultHosts
+	}
+	return r.env.Hosts.Select(r.env.Selector, pattern)
+}
+
+// goPhase is the common part of the Go phases: title, hosts and per-host
+// results for the report.
+type goPhase struct {
+	title   string
+	hosts   hosts.Hosts
+	mu      sync.Mutex
+	results map[string]output.HostResult
+}
+
+func (p *goPhase) Title() string { return p.title }
+
+// Results implements phases.Reporter.
+func (p *goPhase) Results() []output.HostResult {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []output.HostResult
+	for _, h := range p.hosts {
+		if res, ok := p.results[h.Name]; ok {
+			out = append(out, res)
+		}
+	}
+	return out
+}
+
+// record stores a host's result; err nil means ok.
+func (p *goPhase) record(host string, start time.Time, err error, note string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.results == nil {
+		p.results = map[string]output.HostResult{}
+	}
+	res := output.HostResult{Host: host, Status: output.StatusOK, Started: start, Ended: time.Now(),
+		Duration: output.Duration(time.Since(start)), Note: note}
+	if err != nil {
+		res.Status = output.StatusFailed
+		res.Error = err.Error()
+	}
+	p.results[host] = res
+}
