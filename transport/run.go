@@ -1,0 +1,277 @@
+package transport
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/ncnpush/ncnpush/shell"
+)
+
+// RunOptions controls Run.
+//
+// There is deliberately no Stdin: the script itself is bash's standard
+// input, and after the script the session's stdin stays open as the lifeline
+// that ends the remote command when the client goes away (see Run). Data a
+// script needs belongs in the script (quoted with shell.Quote) or in a file
+// sent with Upload.
+type RunOptions struct {
+	// Stdout receives each line the script writes to standard output,
+	// without the trailing newline; a final line without newline is
+	// delivered too, and lines longer than 1 MiB arrive in 1 MiB pieces.
+	// Nil discards the output. Called from one goroutine at a time, but not
+	// the caller's.
+	Stdout func(line string)
+	// Stderr is Stdout's counterpart for standard error.
+	Stderr func(line string)
+}
+
+// RunResult describes a finished script.
+type RunResult struct {
+	// ExitCode is the script's exit status; -1 if it is unknown (the run was
+	// cancelled or the connection was lost).
+	ExitCode int
+	// Duration is the wall time from opening the session to the end.
+	Duration time.Duration
+}
+
+const (
+	// maxLine is the longest line passed to a RunOptions callback in one
+	// piece.
+	maxLine = 1 << 20
+	// cancelWait is how long Run waits, after a cancellation, for the
+	// remote command to confirm it ended before it closes the session
+	// regardless. It exceeds the wrapper's TERM→KILL grace period.
+	cancelWait = 8 * time.Second
+)
+
+// remoteWrapper is run by bash on the node as
+//
+//	bash --norc --noprofile -c "$remoteWrapper" ncnpush-run <script length in bytes>
+//
+// It exists so that a cancelled or disconnected run ends the script and
+// everything it started, which OpenSSH does not do by itself for sessions
+// without a PTY: sshd neither signals the command when the channel closes
+// nor, for "signal" requests (OpenSSH ≥ 7.9), anything beyond the session's
+// first process. The wrapper
+//
+//  1. reads exactly the announced number of script bytes from stdin and
+//     refuses to run a truncated script (exit 125);
+//  2. under `set -m`, so that each background job gets its own process
+//     group, starts two jobs:
+//     - the lifeline, `cat` on the rest of stdin (the SSH channel): the
+//     client sends nothing more and closes stdin only to cancel, and sshd
+//     closes it when the channel or the connection goes away;
+//     - the script, `bash -euo pipefail -s` fed from the script bytes, in a
+//     subshell that kills the lifeline when the script ends;
+//  3. waits for the lifeline. Killed by the script job: the script is done,
+//     and the wrapper exits with its status. Ended by EOF: the client is
+//     gone, so the wrapper sends SIGTERM to the script's whole process
+//     group, then SIGKILL if anything is still there after 5 seconds.
+//
+// The waits name their PID, which bash answers even for a job that already
+// ended, so a script that finishes instantly is not missed (`wait -n` would
+// be racy here, and bash 4.4 lacks its PID form). SIGHUP, SIGINT and SIGTERM
+// sent to the wrapper itself also end the group. Processes a script detaches
+// on purpose (setsid, systemd-run) are not touched. Job notices are silenced
+// by pointing the wrapper's own stderr at /dev/null once the jobs (which keep
+// the real stderr) are started.
+const remoteWrapper = `set -u
+n=$1
+s=$(head -c "$n"; printf x)
+s=${s%x}
+got=$(LC_ALL=C; printf %s "${#s}")
+if [ "$got" != "$n" ]; then
+	echo "ncnpush: received $got of $n script bytes; not running a truncated script" >&2
+	exit 125
+fi
+exec 3<&0 </dev/null
+set -m
+cat <&3 >/dev/null 2>&1 3<&- &
+lifeline=$!
+{
+	printf %s "$s" | bash -euo pipefail -s
+	rc=$?
+	kill "$lifeline" 2>/dev/null
+	exit "$rc"
+} 3<&- &
+script=$!
+exec 3<&- 2>/dev/null
+cancel() {
+	kill -TERM -- "-$script" || return 0
+	i=0
+	while kill -0 -- "-$script"; do
+		if [ "$i" -ge 50 ]; then
+			kill -KILL -- "-$script"
+			return 0
+		fi
+		sleep 0.1
+		i=$((i + 1))
+	done
+}
+trap 'cancel; exit 129' HUP
+trap 'cancel; exit 130' INT
+trap 'cancel; exit 143' TERM
+if wait "$lifeline"; then
+	cancel
+fi
+wait "$script"
+`
+
+// remoteCommand is the command line of a Run session for a script of n
+// bytes. The login shell of the remote user runs it with -c. --norc: bash
+// sources ~/.bashrc when it thinks sshd started it (Debian and SUSE build it
+// so), and exec resets the shell level that would tell it otherwise; the
+// login shell has already done that once.
+func remoteCommand(n int) string {
+	return "exec bash --norc --noprofile -c " + shell.Quote(remoteWrapper) + " ncnpush-run " + strconv.Itoa(n)
+}
+
+// Run runs script on the host with `bash -euo pipefail -s`, the script
+// being bash's standard input (no file is written on the node). Output is
+// streamed line by line to opts.Stdout and opts.Stderr while the script
+// runs; all callbacks have returned when Run returns.
+//
+// A script that exits non-zero returns an *ExitError (errors.Is
+// ErrRemoteCommand) together with a RunResult carrying the code.
+//
+// When ctx is cancelled, Run closes the session's stdin; the remote wrapper
+// (see remoteWrapper) then terminates the script's whole process group —
+// SIGTERM, SIGKILL after 5s — and Run returns ctx's error once the remote
+// side confirmed the end (or after a few seconds at most). Closing the
+// Client or losing the connection ends the script the same way, as soon as
+// sshd notices.
+//
+// Scripts must not contain NUL bytes. Commands in the script that read
+// standard input read the rest of the script, as with any `bash -s`; give
+// them </dev/null.
+func (c *Client) Run(ctx context.Context, script string, opts RunOptions) (RunResult, error) {
+	start := time.Now()
+	result := RunResult{ExitCode: -1}
+	finish := func(err error) (RunResult, error) {
+		result.Duration = time.Since(start)
+		return result, err
+	}
+	const action = "run script"
+	if err := shell.Validate(script); err != nil {
+		return finish(&opError{kind: ErrRemoteCommand, host: c.host, action: action, err: err})
+	}
+	if err := ctx.Err(); err != nil {
+		return finish(&opError{host: c.host, action: action, err: err})
+	}
+
+	sess, err := c.ssh.NewSession()
+	if err != nil {
+		return finish(c.connectionLost(action+": open session", err))
+	}
+	defer sess.Close()
+	stdin, err := sess.StdinPipe()
+	if err != nil {
+		return finish(&opError{kind: ErrConnectionLost, host: c.host, action: action, err: err})
+	}
+	stdout, err := sess.StdoutPipe()
+	if err != nil {
+		return finish(&opError{kind: ErrConnectionLost, host: c.host, action: action, err: err})
+	}
+	stderr, err := sess.StderrPipe()
+	if err != nil {
+		return finish(&opError{kind: ErrConnectionLost, host: c.host, action: action, err: err})
+	}
+	if err := sess.Start(remoteCommand(len(script))); err != nil {
+		return finish(c.connectionLost(action+": start", err))
+	}
+	c.log.Debug("script started", "bytes", len(script))
+
+	var streams sync.WaitGroup
+	streams.Add(2)
+	go func() { defer streams.Done(); streamLines(stdout, opts.Stdout) }()
+	go func() { defer streams.Done(); streamLines(stderr, opts.Stderr) }()
+	go func() {
+		// The write fails only if the session ends early; the exit status
+		// says why. stdin stays open: it is the lifeline.
+		_, _ = io.WriteString(stdin, script)
+	}()
+	done := make(chan error, 1)
+	go func() {
+		err := sess.Wait()
+		streams.Wait()
+		done <- err
+	}()
+
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		// EOF on stdin makes the remote wrapper kill the script's process
+		// group; wait for it to report back so the kill is known to have
+		// happened while we still held the connection.
+		stdin.Close()
+		select {
+		case err := <-done:
+			c.log.Info("script cancelled; remote process group ended", "remote_result", fmt.Sprint(err))
+		case <-time.After(cancelWait):
+			c.log.Warn("script cancelled; the remote side did not confirm the end in time", "waited", cancelWait)
+			sess.Close()
+			<-done
+		}
+		return finish(&opError{host: c.host, action: action, err: context.Cause(ctx)})
+	}
+
+	var exitErr *ssh.ExitError
+	switch {
+	case err == nil:
+		result.ExitCode = 0
+		c.log.Debug("script finished", "duration", time.Since(start))
+		return finish(nil)
+	case errors.As(err, &exitErr):
+		result.ExitCode = exitErr.ExitStatus()
+		c.log.Debug("script failed", "exit_code", result.ExitCode, "signal", exitErr.Signal(), "duration", time.Since(start))
+		return finish(&ExitError{Host: c.host, Code: result.ExitCode, Signal: exitErr.Signal()})
+	default:
+		var missing *ssh.ExitMissingError
+		if errors.As(err, &missing) {
+			err = errors.New("the remote command ended without reporting an exit status")
+		}
+		return finish(c.connectionLost(action, err))
+	}
+}
+
+// streamLines calls emit for each line read from r (see RunOptions.Stdout)
+// until EOF or a read error. With a nil emit it only drains r, which must
+// happen anyway: unread output would fill the SSH window and stall the
+// script.
+func streamLines(r io.Reader, emit func(string)) {
+	if emit == nil {
+		_, _ = io.Copy(io.Discard, r)
+		return
+	}
+	br := bufio.NewReaderSize(r, 64<<10)
+	var line strings.Builder
+	for {
+		chunk, err := br.ReadSlice('\n')
+		line.Write(chunk)
+		switch {
+		case err == nil:
+			s := line.String()
+			emit(s[:len(s)-1])
+			line.Reset()
+		case errors.Is(err, bufio.ErrBufferFull):
+			if line.Len() >= maxLine {
+				emit(line.String())
+				line.Reset()
+			}
+		default: // EOF or a broken session: flush the partial last line
+			if line.Len() > 0 {
+				emit(line.String())
+			}
+			return
+		}
+	}
+}

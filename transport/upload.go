@@ -1,0 +1,193 @@
+package transport
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	scp "github.com/bramvdbogaerde/go-scp"
+
+	"github.com/ncnpush/ncnpush/shell"
+)
+
+// UploadOptions controls Upload.
+type UploadOptions struct {
+	// Path is the remote file to create or replace. A relative path is
+	// relative to the remote user's home directory. Its directory must
+	// exist. Any characters but NUL are fine; the path is quoted with
+	// shell.Quote.
+	Path string
+	// Size is the exact number of bytes the reader yields. A reader that
+	// ends early or has more makes the upload fail, and nothing is left at
+	// Path.
+	Size int64
+	// Mode is the permission bits of the remote file (exactly, regardless
+	// of the remote umask); 0 means 0600.
+	Mode os.FileMode
+	// Progress, if set, is called with the number of bytes sent so far
+	// after each chunk, from another goroutine.
+	Progress func(written int64)
+}
+
+// uploadTempPrefix starts the name of the temporary file an upload writes
+// before moving it to its path.
+const uploadTempPrefix = ".ncnpush-upload-"
+
+// Upload copies Size bytes from r to opts.Path on the host over SCP, using
+// the Client's connection. The data streams (nothing is buffered beyond a
+// 32 KiB chunk), so sizes in the GiB range are fine.
+//
+// The file is written to a temporary name in the target directory with
+// `scp -p -t` (mode applied exactly) and then renamed to Path with mv -f, so
+// Path never holds a partial file: it is either the old file or the complete
+// new one. Replacing a file this way gives it a new inode (hard links to the
+// old file keep the old content) owned by the remote user. On failure or
+// cancellation the temporary file is removed.
+//
+// go-scp, the SCP library, builds the remote command as `scp -qt %q` with
+// Go's %q, which is not shell quoting ($(...) and backticks would run). The
+// remote command is therefore set entirely here, via go-scp's RemoteBinary:
+// ours, quoted with shell.Quote, ends in a shell comment sign that turns
+// go-scp's own arguments into a comment. The file name go-scp puts in the
+// SCP protocol header is the temporary file's, which is always plain ASCII.
+//
+// If ctx is cancelled, Upload returns without waiting for a Read on r that
+// is in progress; r is not read again after Upload returns.
+func (c *Client) Upload(ctx context.Context, r io.Reader, opts UploadOptions) error {
+	action := "upload " + opts.Path
+	fail := func(err error) error {
+		return &opError{kind: ErrUpload, host: c.host, action: action, err: err}
+	}
+	mode := opts.Mode
+	if mode == 0 {
+		mode = 0o600
+	}
+	switch {
+	case opts.Path == "" || strings.HasSuffix(opts.Path, "/"):
+		return fail(errors.New("the path must name a file"))
+	case opts.Size < 0:
+		return fail(fmt.Errorf("invalid size %d", opts.Size))
+	case mode&^os.ModePerm != 0:
+		return fail(fmt.Errorf("mode %v has bits other than permissions", mode))
+	}
+	if err := shell.Validate(opts.Path); err != nil {
+		return fail(err)
+	}
+
+	tmp := path.Join(path.Dir(opts.Path), uploadTempPrefix+randomHex(8))
+	sc, err := scp.NewClientBySSH(c.ssh)
+	if err != nil {
+		return fail(err)
+	}
+	sc.RemoteBinary = "scp -p -qt -- " + shell.Quote(tmp) + " || { rm -f -- " + shell.Quote(tmp) + "; exit 1; } #"
+
+	start := time.Now()
+	ur := &uploadReader{r: r, size: opts.Size, progress: opts.Progress}
+	err = sc.CopyPassThru(ctx, ur, tmp, fmt.Sprintf("%04o", mode), opts.Size, nil)
+	ur.stopped.Store(true)
+	switch {
+	case ur.mismatch() != nil:
+		return fail(ur.mismatch())
+	case ctx.Err() != nil:
+		return fail(context.Cause(ctx))
+	case err != nil:
+		return fail(fmt.Errorf("scp: %w", err))
+	}
+
+	if err := c.moveIntoPlace(ctx, tmp, opts.Path); err != nil {
+		return fail(err)
+	}
+	elapsed := time.Since(start)
+	c.log.Debug("uploaded", "path", opts.Path, "bytes", opts.Size, "mode", fmt.Sprintf("%04o", mode),
+		"duration", elapsed, "MiB_per_s", float64(opts.Size)/(1<<20)/max(elapsed.Seconds(), 1e-9))
+	return nil
+}
+
+// moveIntoPlace renames the uploaded temporary file to its path, or
+// removes it if that fails.
+func (c *Client) moveIntoPlace(ctx context.Context, tmp, dest string) error {
+	var stderr []string
+	collect := func(line string) { stderr = append(stderr, line) }
+	_, err := c.Run(ctx, shell.Join("mv", "-f", "--", tmp, dest), RunOptions{Stderr: collect})
+	if err == nil {
+		return nil
+	}
+	cleanupCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if _, rmErr := c.Run(cleanupCtx, shell.Join("rm", "-f", "--", tmp), RunOptions{}); rmErr != nil {
+		c.log.Warn("could not remove temporary upload file", "file", tmp, "err", rmErr)
+	}
+	if len(stderr) > 0 {
+		return fmt.Errorf("move into place: %s: %w", strings.Join(stderr, "; "), err)
+	}
+	return fmt.Errorf("move into place: %w", err)
+}
+
+// uploadReader passes exactly size bytes from r, reports progress, turns a
+// short or long reader into an error, and stops reading once Upload has
+// returned.
+type uploadReader struct {
+	r        io.Reader
+	size, n  int64
+	progress func(int64)
+	stopped  atomic.Bool
+	err      atomic.Pointer[error] // set on a size mismatch or read error
+}
+
+// fail records err as the reason the upload failed and returns it.
+func (u *uploadReader) fail(err error) error {
+	u.err.CompareAndSwap(nil, &err)
+	return err
+}
+
+// mismatch returns the error recorded by fail, or nil.
+func (u *uploadReader) mismatch() error {
+	if p := u.err.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+func (u *uploadReader) Read(p []byte) (int, error) {
+	if u.stopped.Load() {
+		return 0, errors.New("upload ended")
+	}
+	if u.n == u.size {
+		// All announced bytes are sent; make sure there are no more.
+		var probe [1]byte
+		if n, _ := io.ReadAtLeast(u.r, probe[:], 1); n > 0 {
+			return 0, u.fail(fmt.Errorf("the reader has more than the %d bytes announced in Size", u.size))
+		}
+		return 0, io.EOF
+	}
+	if rest := u.size - u.n; int64(len(p)) > rest {
+		p = p[:rest]
+	}
+	n, err := u.r.Read(p)
+	u.n += int64(n)
+	if n > 0 && u.progress != nil {
+		u.progress(u.n)
+	}
+	if errors.Is(err, io.EOF) && u.n < u.size {
+		return n, u.fail(fmt.Errorf("the reader ended after %d of %d bytes: %w", u.n, u.size, io.ErrUnexpectedEOF))
+	}
+	if err != nil && !errors.Is(err, io.EOF) {
+		return n, u.fail(fmt.Errorf("read: %w", err))
+	}
+	return n, nil
+}
+
+// randomHex returns n random bytes, hex-encoded.
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails
+	return hex.EncodeToString(b)
+}
