@@ -1,0 +1,384 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+var (
+	binOnce sync.Once
+	binPath string
+	binErr  error
+)
+
+// ncnpush builds the real binary once per test process.
+func ncnpush(t *testing.T) string {
+	t.Helper()
+	binOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "ncnpush-e2e-bin-")
+		if err != nil {
+			binErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "ncnpush")
+		cmd := exec.Command("go", "build", "-o", binPath, ".")
+		cmd.Dir = repoRoot()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			binErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return binPath
+}
+
+// result is one run of the binary.
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// runNcnpush runs the binary with the lab's S3 environment.
+func runNcnpush(t *testing.T, stdin string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, ncnpush(t), args...)
+	cmd.Env = os.Environ()
+	for k, v := range lab.S3Env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	r := result{stdout: out.String(), stderr: errb.String()}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run ncnpush: %v", err)
+	}
+	return r
+}
+
+func restoreArgs(extra ...string) []string {
+	return append([]string{"etcd", "restore", "-i", lab.Inventory, "--known-hosts", lab.KnownHosts, "--no-color"}, extra...)
+}
+
+// backupWithData writes tag "before" (n keys), takes a CSM-style backup,
+// then writes tag "after": a restore must bring back exactly "before".
+func backupWithData(t *testing.T, before, after string) string {
+	t.Helper()
+	if out, err := lab.script("seed", "-tag", before, "-n", "500"); err != nil {
+		t.Fatalf("seed: %v\n%s", err, out)
+	}
+	// Backup names have a one-second resolution.
+	time.Sleep(1100 * time.Millisecond)
+	out, err := lab.script("backup")
+	if err != nil {
+		t.Fatalf("backup: %v\n%s", err, out)
+	}
+	if out, err := lab.script("seed", "-tag", after, "-n", "100"); err != nil {
+		t.Fatalf("seed: %v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	return strings.TrimSuffix(strings.TrimPrefix(lines[len(lines)-1], "bare-metal/"), ".tar.gz")
+}
+
+// nodeState is what must not change when a restore refuses or rolls back.
+func nodeState(t *testing.T) map[string]string {
+	t.Helper()
+	st := map[string]string{}
+	for _, n := range lab.Nodes {
+		st[n] = lab.MustSSH(t, n, "systemctl is-active etcd || true; ls -d /var/lib/etcd/member* | sort; "+
+			"ls -i /var/lib/etcd/member; ls /var/tmp/ncnpush-etcd-restore 2>&1 || true")
+	}
+	return st
+}
+
+func members(t *testing.T) []string {
+	t.Helper()
+	out, err := lab.Etcdctl(t, "ncn-m001", lab.endpoints(), "member list -w json")
+	if err != nil {
+		t.Fatalf("member list: %v\n%s", err, out)
+	}
+	var ml memberList
+	if err := json.Unmarshal([]byte(out), &ml); err != nil {
+		t.Fatalf("member list: %v\n%s", err, out)
+	}
+	var names []string
+	for _, m := range ml.Members {
+		if len(m.ClientURLs) > 0 {
+			names = append(names, m.Name)
+		}
+	}
+	return names
+}
+
+func checkData(t *testing.T, present string, n int, absent string) {
+	t.Helper()
+	if out, err := lab.script("check", "-tag", present, "-n", fmt.Sprint(n), "-absent", absent); err != nil {
+		t.Fatalf("data check (want %q present, %q absent): %v\n%s", present, absent, err, out)
+	}
+}
+
+func TestRestoreHappyPath(t *testing.T) {
+	name := backupWithData(t, "happy-before", "happy-after")
+	// Watch the staged snapshot's permissions while it exists.
+	stop := make(chan struct{})
+	perms := make(chan string, 1)
+	go func() {
+		seen := ""
+		for {
+			select {
+			case <-stop:
+				perms <- seen
+				return
+			default:
+			}
+			out, _ := lab.SSH(t, "ncn-m002", "stat -c '%a %U' /var/tmp/ncnpush-etcd-restore/etcd-dump.bin /var/tmp/ncnpush-etcd-restore 2>/dev/null")
+			if strings.Count(out, "\n") == 2 && seen == "" {
+				seen = out
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}()
+	r := runNcnpush(t, "", restoreArgs("--backup", name, "--yes", "-o", "json")...)
+	close(stop)
+	if r.code != 0 {
+		t.Fatalf("restore exit %d\nstderr:\n%s", r.code, r.stderr)
+	}
+	var rep struct {
+		Action string `json:"action"`
+		Status string `json:"status"`
+		Phases []struct {
+			Title  string `json:"title"`
+			Status string `json:"status"`
+		} `json:"phases"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("-o json is not one JSON document: %v\n%s", err, r.stdout)
+	}
+	if rep.Action != "etcd-restore" || rep.Status != "ok" || len(rep.Phases) < 10 {
+		t.Fatalf("report: %+v", rep)
+	}
+	checkData(t, "happy-before", 500, "happy-after")
+	if got := members(t); len(got) != 3 {
+		t.Fatalf("started members after restore: %v", got)
+	}
+	for _, n := range lab.Nodes {
+		if out := lab.MustSSH(t, n, "ls -d /var/lib/etcd/member.pre-restore-* | wc -l"); strings.TrimSpace(out) == "0" {
+			t.Errorf("%s: no pre-restore member directory kept", n)
+		}
+		if out, err := lab.SSH(t, n, "test ! -e /var/tmp/ncnpush-etcd-restore"); err != nil {
+			t.Errorf("%s: staging directory left behind: %s", n, out)
+		}
+	}
+	if seen := <-perms; seen != "600 root\n700 root\n" {
+		t.Errorf("staged snapshot permissions while it existed: %q, want 600 root / 700 root", seen)
+	}
+	// Secrets never reach the output.
+	for _, secret := range []string{lab.S3Env["AWS_SECRET_ACCESS_KEY"]} {
+		if strings.Contains(r.stdout+r.stderr, secret) {
+			t.Errorf("the S3 secret appears in the output")
+		}
+	}
+}
+
+func TestRestorePreflightFailureChangesNothing(t *testing.T) {
+	name := backupWithData(t, "pre-before", "pre-after")
+	// Break one node's etcd config: its name is no longer in the cluster.
+	lab.MustSSH(t, "ncn-m003", "cp /etc/kubernetes/kubeadmcfg.yaml /root/kubeadmcfg.yaml.bak && "+
+		"sed -i 's/^\\( *name:\\) ncn-m003/\\1 ncn-m009/' /etc/kubernetes/kubeadmcfg.yaml")
+	t.Cleanup(func() { lab.SSH(t, "ncn-m003", "mv /root/kubeadmcfg.yaml.bak /etc/kubernetes/kubeadmcfg.yaml") })
+	before := nodeState(t)
+	r := runNcnpush(t, "", restoreArgs("--backup", name, "--yes")...)
+	if r.code == 0 {
+		t.Fatalf("restore with a broken node succeeded:\n%s", r.stdout)
+	}
+	if !strings.Contains(r.stderr, "preflight failed") || !strings.Contains(r.stderr, "ncn-m009") {
+		t.Errorf("error does not explain the preflight failure:\n%s", r.stderr)
+	}
+	if after := nodeState(t); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Errorf("nodes changed:\nbefore %v\nafter  %v", before, after)
+	}
+	checkData(t, "pre-after", 100, "never")
+}
+
+func TestRestoreUnreachableNodeChangesNothing(t *testing.T) {
+	name := backupWithData(t, "unreach-before", "unreach-after")
+	inv := filepath.Join(t.TempDir(), "inventory.yaml")
+	b, _ := os.ReadFile(lab.Inventory)
+	// ncn-m003's SSH port is one where nothing listens.
+	os.WriteFile(inv, bytes.Replace(b, []byte("{address: 10.77.0.13}"), []byte("{address: 10.77.0.13, port: 2222}"), 1), 0o600)
+	before := nodeState(t)
+	r := runNcnpush(t, "", "etcd", "restore", "-i", inv, "--known-hosts", lab.KnownHosts, "--backup", name, "--yes", "--connect-timeout", "3s")
+	if r.code == 0 || !strings.Contains(r.stderr, "ncn-m003") {
+		t.Fatalf("restore with an unreachable node: exit %d\n%s", r.code, r.stderr)
+	}
+	if after := nodeState(t); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Errorf("nodes changed:\nbefore %v\nafter  %v", before, after)
+	}
+}
+
+func TestRestoreRollsBackWhenEtcdFailsToStart(t *testing.T) {
+	name := backupWithData(t, "rb-before", "rb-after")
+	dropIn := "/etc/systemd/system/etcd.service.d/99-broken.conf"
+	// After the confirmation, break ncn-m002's etcd with a drop-in that
+	// refuses to start etcd while this run's pre-restore directory exists,
+	// i.e. on the restored member only: the rollback puts the old member
+	// back, and etcd starts again. The test answers the prompt only once the
+	// drop-in is there.
+	cmd := exec.Command(ncnpush(t), restoreArgs("--backup", name, "-e", "start_timeout=20")...)
+	cmd.Env = os.Environ()
+	for k, v := range lab.S3Env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	stdin, _ := cmd.StdinPipe()
+	var out, errb safeBuffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { lab.SSH(t, "ncn-m002", "rm -f "+dropIn+"; systemctl daemon-reload") })
+	deadline := time.Now().Add(4 * time.Minute)
+	for !strings.Contains(errb.String(), "Type \"restore\"") {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("no confirmation prompt:\n%s", errb.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	m := regexp.MustCompile(`member\.pre-restore-([0-9TZ]+)`).FindStringSubmatch(errb.String())
+	if m == nil {
+		cmd.Process.Kill()
+		t.Fatalf("the plan does not name the pre-restore directory:\n%s", errb.String())
+	}
+	lab.MustSSH(t, "ncn-m002", "mkdir -p /etc/systemd/system/etcd.service.d && printf '[Service]\\nExecStartPre=/bin/test ! -e /var/lib/etcd/member.pre-restore-"+m[1]+"\\n' > "+dropIn+" && systemctl daemon-reload")
+	fmt.Fprintln(stdin, "restore")
+	stdin.Close()
+	err := cmd.Wait()
+	if err == nil {
+		t.Fatalf("restore with a broken member succeeded:\n%s", errb.String())
+	}
+	if !strings.Contains(errb.String(), "rolled back") {
+		t.Errorf("error does not say the restore was rolled back:\n%s", errb.String())
+	}
+	if strings.Contains(errb.String(), "rollback failed") {
+		t.Fatalf("the rollback failed:\n%s", errb.String())
+	}
+	waitHealthy(t)
+	checkData(t, "rb-after", 100, "never")
+	checkData(t, "rb-before", 500, "never")
+	for _, n := range lab.Nodes {
+		out := lab.MustSSH(t, n, "ls -d /var/lib/etcd/member* | sort")
+		if !strings.Contains(out, "member.failed-restore-") {
+			t.Errorf("%s: the failed restore was not kept aside: %s", n, out)
+		}
+		if out, err := lab.SSH(t, n, "test ! -e /var/tmp/ncnpush-etcd-restore"); err != nil {
+			t.Errorf("%s: staging directory left behind after rollback: %s", n, out)
+		}
+	}
+}
+
+func waitHealthy(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		out, err := lab.Etcdctl(t, "ncn-m001", lab.endpoints(), "endpoint health")
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("cluster not healthy: %v\n%s", err, out)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+func TestRestoreSecondConcurrentRunIsRefused(t *testing.T) {
+	name := backupWithData(t, "conc-before", "conc-after")
+	// Hold ncn-m001's lock the way a running restore does.
+	// -tt: the remote shell gets SIGHUP, and lets the lock go, when the test
+	// kills its ssh.
+	holder := exec.Command("ssh", "-tt", "-F", lab.SSHConfig, "ncn-m001",
+		"exec 9>>/run/lock/ncnpush-etcd-restore.lock; flock -n 9 && echo 'run other-run' >/run/lock/ncnpush-etcd-restore.lock && echo locked && sleep 120")
+	hout, _ := holder.StdoutPipe()
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { holder.Process.Kill(); holder.Wait() })
+	buf := make([]byte, 6)
+	if _, err := io.ReadFull(hout, buf); err != nil || string(buf) != "locked" {
+		t.Fatalf("could not take the lock: %q %v", buf, err)
+	}
+	before := nodeState(t)
+	r := runNcnpush(t, "", restoreArgs("--backup", name, "--yes")...)
+	if r.code == 0 || !strings.Contains(r.stderr, "another") || !strings.Contains(r.stderr, "ncn-m001") {
+		t.Fatalf("second restore: exit %d\n%s", r.code, r.stderr)
+	}
+	if after := nodeState(t); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Errorf("nodes changed:\nbefore %v\nafter  %v", before, after)
+	}
+}
+
+func TestRestoreDryRunChangesNothing(t *testing.T) {
+	name := backupWithData(t, "dry-before", "dry-after")
+	before := nodeState(t)
+	r := runNcnpush(t, "", restoreArgs("--backup", name, "--dry-run")...)
+	if r.code != 0 {
+		t.Fatalf("dry-run exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	all := r.stdout + r.stderr
+	for _, want := range []string{"systemctl stop etcd", "member.pre-restore-", "snapshot restore", "systemctl start --no-block etcd"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("dry-run output lacks the script line %q", want)
+		}
+	}
+	if after := nodeState(t); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Errorf("nodes changed:\nbefore %v\nafter  %v", before, after)
+	}
+	checkData(t, "dry-after", 100, "never")
+}
+
+func TestRestoreUnconfirmedChangesNothing(t *testing.T) {
+	name := backupWithData(t, "nc-before", "nc-after")
+	before := nodeState(t)
+	r := runNcnpush(t, "no\n", restoreArgs("--backup", name)...)
+	if r.code == 0 || !strings.Contains(r.stderr, "not confirmed") {
+		t.Fatalf("unconfirmed restore: exit %d\n%s", r.code, r.stderr)
+	}
+	if after := nodeState(t); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Errorf("nodes changed:\nbefore %v\nafter  %v", before, after)
+	}
+}
+
+// safeBuffer is a bytes.Buffer safe for a writer and a reader.
+type safeBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *safeBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *safeBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
