@@ -43,7 +43,8 @@ in parallel or serial phases, with strict host-key checking.`,
 // Main runs the app and returns the process exit code. It is the only place
 // that decides how ncnpush exits.
 func Main(args []string) int {
-	err := NewApp().Run(args)
+	app := NewApp()
+	err := app.Run(interspersed(app, args))
 	if err == nil {
 		return 0
 	}

@@ -53,6 +53,7 @@ func signalContext(c *cli.Context) (context.Context, context.CancelFunc) {
 // session is what every command that works on hosts sets up from its flags:
 // the inventory, the selected hosts, the output and the logger.
 type session struct {
+	action   string
 	inv      *inventory.Inventory
 	hosts    hosts.Hosts
 	out      *output.Printer
@@ -68,7 +69,7 @@ type session struct {
 // newSession reads the common flags. pattern is the default host pattern
 // when --limit is not given (e.g. "masters").
 func newSession(c *cli.Context, pattern string) (*session, error) {
-	s := &session{redactor: output.NewRedactor(), stdout: c.App.Writer}
+	s := &session{action: c.Command.FullName(), redactor: output.NewRedactor(), stdout: c.App.Writer}
 	switch f := c.String(flagOutput); f {
 	case outputText, "":
 	case outputJSON:
@@ -155,6 +156,11 @@ func (s *session) env(vars, extra map[string]any, dryRun bool) *phases.Env {
 // finish prints the report (summary table, or JSON on stdout) and turns the
 // run's error into the exit code.
 func (s *session) finish(rep *output.Report, runErr error) error {
+	if rep == nil && s.json && runErr != nil {
+		// -o json always prints one document, also when nothing could run.
+		rep = &output.Report{Action: s.action, Status: output.StatusFailed, Error: runErr.Error(),
+			Hosts: s.hosts.Names(), Phases: []output.PhaseResult{}}
+	}
 	if rep != nil {
 		if s.json {
 			if err := output.WriteJSON(s.stdout, rep, s.redactor); err != nil {

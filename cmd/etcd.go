@@ -9,6 +9,8 @@ func etcdCommand() *cli.Command {
 		Usage: "restore and inspect the masters' bare-metal etcd cluster",
 		Subcommands: []*cli.Command{
 			etcdRestoreCommand(),
+			etcdStatusCommand(),
+			etcdCleanupCommand(),
 		},
 	}
 }

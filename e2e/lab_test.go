@@ -37,6 +37,20 @@ type Lab struct {
 
 var lab *Lab
 
+// binPath is the ncnpush binary built for this run of the suite.
+var binPath string
+
+// buildBinary builds the real binary into dir.
+func buildBinary(dir string) error {
+	binPath = filepath.Join(dir, "ncnpush")
+	cmd := exec.Command("go", "build", "-o", binPath, ".")
+	cmd.Dir = repoRoot()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return nil
+}
+
 func repoRoot() string {
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Dir(filepath.Dir(file))
@@ -66,6 +80,16 @@ func runSuite(m *testing.M) int {
 		Key:        filepath.Join(dir, "id_ed25519"),
 		Inventory:  filepath.Join(dir, "inventory.yaml"),
 	}
+	binDir, err := os.MkdirTemp("", "ncnpush-e2e-bin-")
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
+		return 1
+	}
+	defer os.RemoveAll(binDir)
+	if err := buildBinary(binDir); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
+		return 1
+	}
 	reuse := os.Getenv("NCNPUSH_LAB_REUSE") == "1"
 	if !reuse {
 		start := time.Now()
@@ -76,7 +100,6 @@ func runSuite(m *testing.M) int {
 		}
 		fmt.Fprintf(os.Stderr, "e2e: lab up in %s\n", time.Since(start).Round(time.Second))
 	}
-	var err error
 	if l.S3Env, err = readEnvFile(filepath.Join(dir, "s3.env")); err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
 		return 1

@@ -38,6 +38,7 @@ func goldenData() map[string]any {
 			"start_timeout":  120,
 			"bump_revision":  true,
 			"bump_amount":    1000000000,
+			"remove":         true,
 		},
 		"Host": map[string]any{"Name": "ncn-m001", "Address": "10.252.1.10", "Groups": []string{"all", "masters"}},
 		"Self": map[string]any{"info": info("5.14.21"), "etcd": map[string]any{
