@@ -22,7 +22,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -31,19 +30,7 @@ import (
 // ---------------------------------------------------------------------------
 // The binary and how it is run.
 
-var (
-	exBinOnce sync.Once
-	exBinPath string
-	exBinErr  error
-)
-
-// exBinDirPrefix names the per-process build directories in os.TempDir().
-const exBinDirPrefix = "ncnpush-e2e-exec-bin-"
-
-// ncnpushBin builds ncnpush once per test process and returns its path. The
-// binary lives in a directory named after this process; directories left by
-// processes that no longer exist are removed first (there is no suite-level
-// clean-up hook outside TestMain).
+// ncnpushBin returns the binary TestMain built.
 func ncnpushBin(t *testing.T) string {
 	t.Helper()
 	return ncnpush(t)

@@ -29,7 +29,7 @@ func Validate(s string) error {
 // Quote returns s as a single shell word that bash (or any POSIX shell) reads
 // back as exactly s, with no expansion of any kind:
 //
-//   - the empty string becomes ''
+//   - the empty string becomes two single quotes, the shell's empty word
 //   - a string made only of [A-Za-z0-9_@%+=:,./-] is returned unchanged
 //   - anything else is wrapped in single quotes, and each ' inside becomes
 //     '"'"' (close the quote, a double-quoted ', reopen the quote)

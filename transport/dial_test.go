@@ -423,3 +423,20 @@ func serveAgent(t *testing.T, keyring agent.Agent) string {
 	}()
 	return sock
 }
+
+func TestTokensExpand(t *testing.T) {
+	t.Setenv("HOME", "/home/u")
+	tok := tokens{alias: "ncn-m001", host: "10.0.0.1", user: "root", port: 2222}
+	for in, want := range map[string]string{
+		"~/.ssh/id_%n":        "/home/u/.ssh/id_ncn-m001",
+		"%d/kh_%h_%p":         "/home/u/kh_10.0.0.1_2222",
+		"/keys/%r@%h":         "/keys/root@10.0.0.1",
+		"100%%":               "100%",
+		"%z stays, trailing%": "%z stays, trailing%",
+		"~user/x":             "~user/x",
+	} {
+		if got := tok.expand(in); got != want {
+			t.Errorf("expand(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -27,8 +27,9 @@ type RunOptions struct {
 	// Stdout receives each line the script writes to standard output,
 	// without the trailing newline; a final line without newline is
 	// delivered too, and lines longer than 1 MiB arrive in 1 MiB pieces.
-	// Nil discards the output. Called from one goroutine at a time, but not
-	// the caller's.
+	// Nil discards the output. Stdout and Stderr are called from two
+	// goroutines, possibly at the same time; neither is called concurrently
+	// with itself.
 	Stdout func(line string)
 	// Stderr is Stdout's counterpart for standard error.
 	Stderr func(line string)
@@ -72,10 +73,11 @@ const (
 //     closes it when the channel or the connection goes away;
 //     - the script, `bash -euo pipefail -s` fed from the script bytes, in a
 //     subshell that kills the lifeline when the script ends;
-//  3. waits for the lifeline. Killed by the script job: the script is done,
-//     and the wrapper exits with its status. Ended by EOF: the client is
-//     gone, so the wrapper sends SIGTERM to the script's whole process
-//     group, then SIGKILL if anything is still there after 5 seconds.
+//  3. waits for the lifeline. Killed by the script job (status 143): the
+//     script is done, and the wrapper exits with its status. Ended any
+//     other way (EOF): the client is gone, so the wrapper sends SIGTERM to
+//     the script's whole process group, then SIGKILL if anything is still
+//     there after 5 seconds.
 //
 // The waits name their PID, which bash answers even for a job that already
 // ended, so a script that finishes instantly is not missed (`wait -n` would
@@ -120,7 +122,8 @@ cancel() {
 trap 'cancel; exit 129' HUP
 trap 'cancel; exit 130' INT
 trap 'cancel; exit 143' TERM
-if wait "$lifeline"; then
+wait "$lifeline"
+if [ "$?" -ne 143 ]; then
 	cancel
 fi
 wait "$script"

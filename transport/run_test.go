@@ -17,7 +17,7 @@ import (
 )
 
 // dial connects with cfg and closes the client when the test ends.
-func dial(t *testing.T, cfg Config) *Client {
+func dial(t testing.TB, cfg Config) *Client {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()

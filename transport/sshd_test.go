@@ -55,7 +55,7 @@ type testServerOptions struct {
 // startSSHD starts sshd on a free loopback port and stops it (by PID) when
 // the test ends. A missing sshd fails the test: these tests are the proof
 // that the transport works against OpenSSH and must not silently skip.
-func startSSHD(t *testing.T, opts testServerOptions) *testServer {
+func startSSHD(t testing.TB, opts testServerOptions) *testServer {
 	t.Helper()
 	if _, err := os.Stat(sshdPath); err != nil {
 		t.Fatalf("%s not found (%v): install OpenSSH's server to run these tests, e.g. apt-get install -y openssh-server", sshdPath, err)
@@ -161,7 +161,7 @@ func (s *testServer) knownHostsLine(typ string) string {
 }
 
 // freePort returns a loopback TCP port that was free a moment ago.
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -234,7 +234,7 @@ type testEnv struct {
 	logs    *syncBuffer
 }
 
-func newTestEnv(t *testing.T) *testEnv {
+func newTestEnv(t testing.TB) *testEnv {
 	t.Helper()
 	e := &testEnv{home: t.TempDir(), logs: &syncBuffer{}}
 	t.Setenv("HOME", e.home)
@@ -253,7 +253,7 @@ func newTestEnv(t *testing.T) *testEnv {
 }
 
 // server starts an sshd that accepts the env's key.
-func (e *testEnv) server(t *testing.T) *testServer {
+func (e *testEnv) server(t testing.TB) *testServer {
 	return startSSHD(t, testServerOptions{authorized: []ssh.PublicKey{e.key.PublicKey()}})
 }
 
@@ -264,7 +264,7 @@ func (e *testEnv) logger() *slog.Logger {
 
 // config is a Config for s with the env's key and a known_hosts file that
 // holds the server's ED25519 key.
-func (e *testEnv) config(t *testing.T, s *testServer) Config {
+func (e *testEnv) config(t testing.TB, s *testServer) Config {
 	t.Helper()
 	kh := filepath.Join(t.TempDir(), "known_hosts")
 	writeFile(t, kh, []byte(s.knownHostsLine(ssh.KeyAlgoED25519)+"\n"), 0o600)
@@ -281,7 +281,7 @@ func (e *testEnv) config(t *testing.T, s *testServer) Config {
 }
 
 // checkHostAttr fails the test if a log line lacks the host attribute.
-func checkHostAttr(t *testing.T, logs string) {
+func checkHostAttr(t testing.TB, logs string) {
 	t.Helper()
 	for line := range strings.SplitSeq(strings.TrimSpace(logs), "\n") {
 		if line != "" && !strings.Contains(line, " host=") {

@@ -46,7 +46,8 @@ const uploadTempPrefix = ".ncnpush-upload-"
 // 32 KiB chunk), so sizes in the GiB range are fine.
 //
 // The file is written to a temporary name in the target directory with
-// `scp -p -t` (mode applied exactly) and then renamed to Path with mv -f, so
+// `scp -p -t` (mode applied exactly) and then renamed to Path with GNU
+// mv -fT (a directory at Path is an error), so
 // Path never holds a partial file: it is either the old file or the complete
 // new one. Replacing a file this way gives it a new inode (hard links to the
 // old file keep the old content) owned by the remote user. On failure or
@@ -116,7 +117,8 @@ func (c *Client) Upload(ctx context.Context, r io.Reader, opts UploadOptions) er
 func (c *Client) moveIntoPlace(ctx context.Context, tmp, dest string) error {
 	var stderr []string
 	collect := func(line string) { stderr = append(stderr, line) }
-	_, err := c.Run(ctx, shell.Join("mv", "-f", "--", tmp, dest), RunOptions{Stderr: collect})
+	// -T: a directory at dest is an error, not a place to move into.
+	_, err := c.Run(ctx, shell.Join("mv", "-fT", "--", tmp, dest), RunOptions{Stderr: collect})
 	if err == nil {
 		return nil
 	}
