@@ -34,6 +34,7 @@ in parallel or serial phases, with strict host-key checking.`,
 			tasksCommand(),
 			templatesCommand(),
 			etcdCommand(),
+			backupsCommand(),
 		},
 		// Errors are printed once, by Main, as one line.
 		ExitErrHandler: func(*cli.Context, error) {},

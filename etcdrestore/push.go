@@ -110,7 +110,7 @@ func (p *pushPhase) Run(ctx context.Context) error {
 // fanOut reads the dump to its end (which verifies it) and hands every chunk
 // to every host's queue. The queues are closed at the end; on error they are
 // closed and the uploads see the context's cause.
-func (p *pushPhase) fanOut(ctx context.Context, dump io.Reader, queues map[*hosts.Host]chan []byte) error {
+func (p *pushPhase) fanOut(ctx context.Context, dump *backups.Dump, queues map[*hosts.Host]chan []byte) error {
 	defer func() {
 		for _, q := range queues {
 			close(q)
@@ -129,6 +129,14 @@ func (p *pushPhase) fanOut(ctx context.Context, dump io.Reader, queues map[*host
 			}
 		}
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			// ReadFull can drop an error that comes with the last bytes: the
+			// dump keeps it. Only a dump read to its verified end is pushed.
+			if err := dump.Err(); err != nil {
+				return err
+			}
+			if !dump.Verified() {
+				return fmt.Errorf("snapshot stream of %s ended before it was verified", dump.Name())
+			}
 			return nil
 		}
 		if err != nil {
