@@ -40,12 +40,23 @@ vet:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '^fixtures/tools/'))" || { gofmt -l .; echo "gofmt: files above need formatting"; exit 1; }
 
-## demo: the lab, data, a CSM-style backup, and the bucket's listing.
+## demo: the whole story in the lab: data, a CSM-style backup, changed data,
+## `ncnpush etcd restore --backup latest --yes`, and exactly the backup's data back.
 demo: $(BIN) lab-up
+	@echo "== 1. write 1000 keys (tag before)"
 	$(LAB) seed -tag before -n 1000
+	@echo "== 2. take a backup exactly as CSM's kube-etcdbackup CronJob does"
 	$(LAB) backup
+	@echo "== 3. change the data: 200 more keys (tag after)"
+	$(LAB) seed -tag after -n 200
 	@echo "== the bucket, as ncnpush sees it"
-	set -a; . $(LAB_DIR)/s3.env; set +a; $(BIN) backups list || $(LAB) ls-backups
+	set -a; . $(LAB_DIR)/s3.env; set +a; $(BIN) backups list
+	@echo "== 4. restore the latest backup on every master"
+	set -a; . $(LAB_DIR)/s3.env; set +a; $(BIN) etcd restore -i $(LAB_DIR)/inventory.yaml \
+		--known-hosts $(LAB_DIR)/known_hosts --backup latest --yes
+	@echo "== 5. every member holds exactly the backup's data"
+	$(LAB) check -tag before -n 1000 -absent after
+	$(BIN) etcd status -i $(LAB_DIR)/inventory.yaml --known-hosts $(LAB_DIR)/known_hosts
 	@echo "== the lab stays up; files for you are in $(LAB_DIR); make lab-down stops it"
 
 lab-tools:
