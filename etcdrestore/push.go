@@ -61,6 +61,18 @@ func (p *pushPhase) Run(ctx context.Context) error {
 		return fmt.Errorf("%w: %w", ErrPush, err)
 	}
 	defer dump.Close()
+	if err := p.stream(ctx, dump); err != nil {
+		return fmt.Errorf("%w: %w", ErrPush, err)
+	}
+	p.r.env.Vars["dump_sha256"] = dump.HexSum()
+	p.r.env.Logger.Info("snapshot pushed", "host", "-", "backup", p.r.opts.Backup.Name, "bytes", dump.Size(),
+		"sha256", dump.HexSum(), "hosts", len(p.hosts), "duration", time.Since(start))
+	return nil
+}
+
+// stream fans dump out to every host's upload; it fails unless every host
+// received the whole, verified snapshot.
+func (p *pushPhase) stream(ctx context.Context, dump *backups.Dump) error {
 	size := dump.Size()
 	p.r.mu.Lock()
 	p.r.dumpSize = size
@@ -94,17 +106,10 @@ func (p *pushPhase) Run(ctx context.Context) error {
 	if readErr != nil {
 		cancel(readErr)
 	}
-	err = <-upErr
-	if readErr != nil {
-		return fmt.Errorf("%w: %w", ErrPush, readErr)
+	if err := <-upErr; readErr == nil {
+		return err
 	}
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrPush, err)
-	}
-	p.r.env.Vars["dump_sha256"] = dump.HexSum()
-	p.r.env.Logger.Info("snapshot pushed", "host", "-", "backup", p.r.opts.Backup.Name, "bytes", size,
-		"sha256", dump.HexSum(), "hosts", len(p.hosts), "duration", time.Since(start))
-	return nil
+	return readErr
 }
 
 // fanOut reads the dump to its end (which verifies it) and hands every chunk
