@@ -257,6 +257,7 @@ func TestRestoreRollsBackWhenEtcdFailsToStart(t *testing.T) {
 	if !strings.Contains(errb.String(), "rolled back") {
 		t.Errorf("error does not say the restore was rolled back:\n%s", errb.String())
 	}
+	t.Logf("restore output:\n%s\n%s", out.String(), errb.String())
 	if strings.Contains(errb.String(), "rollback failed") {
 		t.Fatalf("the rollback failed:\n%s", errb.String())
 	}

@@ -64,7 +64,7 @@ func (p *pushPhase) Run(ctx context.Context) error {
 	if err := p.stream(ctx, dump); err != nil {
 		return fmt.Errorf("%w: %w", ErrPush, err)
 	}
-	p.r.env.Vars["dump_sha256"] = dump.HexSum()
+	p.r.setVar("dump_sha256", dump.HexSum())
 	p.r.env.Logger.Info("snapshot pushed", "host", "-", "backup", p.r.opts.Backup.Name, "bytes", dump.Size(),
 		"sha256", dump.HexSum(), "hosts", len(p.hosts), "duration", time.Since(start))
 	return nil

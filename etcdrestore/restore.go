@@ -103,12 +103,18 @@ func Run(ctx context.Context, o Options) (*output.Report, Result, error) {
 	if err != nil {
 		return nil, res, err
 	}
+	// The restore task's vars are the defaults of every task of the run;
+	// the operator's -e overrides and the run's own values beat everything.
 	vars := maps.Clone(restore.Vars)
 	maps.Copy(vars, o.Vars)
-	vars["run_id"] = r.runID
-	vars["bump_revision"] = o.BumpRevision
-	vars["dump_sha256"] = "(sha256 of the snapshot, known once it is streamed)"
 	r.env.Vars = vars
+	r.env.ExtraVars = maps.Clone(o.Vars)
+	if r.env.ExtraVars == nil {
+		r.env.ExtraVars = map[string]any{}
+	}
+	r.setVar("run_id", r.runID)
+	r.setVar("bump_revision", o.BumpRevision)
+	r.setVar("dump_sha256", "(sha256 of the snapshot, known once it is streamed)")
 	r.env.DryRun = o.DryRun
 	r.env.Actions = map[string]phases.ActionFunc{
 		actionPreflightCheck: r.preflightCheckPhase,
@@ -183,6 +189,13 @@ func (r *run) runTask(ctx context.Context, t *tasks.Task, prev *output.Report) (
 	}
 	prev.Duration += rep.Duration
 	return prev, err
+}
+
+// setVar sets a value of the run that every template sees, whatever the
+// task files or -e say.
+func (r *run) setVar(k string, v any) {
+	r.env.Vars[k] = v
+	r.env.ExtraVars[k] = v
 }
 
 func (r *run) hasStopped() bool {

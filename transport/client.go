@@ -73,10 +73,9 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 			action = "connect jump host " + ep.name + " (" + ep.addr() + ")"
 		}
 		hopLog.Debug("connecting", "addr", ep.addr(), "user", ep.user)
-		client, err := dialHop(ctx, via, ep, ag, p.connectTimeout, hopLog)
-		if err != nil {
+		client, oe := dialHop(ctx, via, ep, ag, p.connectTimeout, hopLog)
+		if oe != nil {
 			c.closeConnections()
-			oe := err.(*opError)
 			switch {
 			case oe.action == "":
 				oe.action = action
@@ -102,9 +101,9 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 
 // dialHop opens the TCP connection to ep (directly, or as a channel through
 // via) and runs the SSH handshake and authentication, all within timeout.
-// Errors are *opError without host; the caller fills in the action unless
-// it is an authentication error, whose action names the user.
-func dialHop(ctx context.Context, via *ssh.Client, ep *endpoint, ag *agentConn, timeout time.Duration, log *slog.Logger) (*ssh.Client, error) {
+// Errors have no host; the caller fills in the action unless it is an
+// authentication error, whose action names the user.
+func dialHop(ctx context.Context, via *ssh.Client, ep *endpoint, ag *agentConn, timeout time.Duration, log *slog.Logger) (*ssh.Client, *opError) {
 	hctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	timedOut := func(err error) error {
@@ -123,8 +122,11 @@ func dialHop(ctx context.Context, via *ssh.Client, ep *endpoint, ag *agentConn, 
 		conn, err = via.DialContext(hctx, "tcp", ep.addr())
 	}
 	if err != nil {
-		if hctx.Err() != nil {
-			err = timedOut(errors.Join(err, hctx.Err()))
+		if ctxErr := hctx.Err(); ctxErr != nil {
+			if !errors.Is(err, ctxErr) {
+				err = fmt.Errorf("%w (%w)", err, ctxErr)
+			}
+			err = timedOut(err)
 		}
 		return nil, &opError{kind: ErrConnect, err: err}
 	}
@@ -150,14 +152,17 @@ func dialHop(ctx context.Context, via *ssh.Client, ep *endpoint, ag *agentConn, 
 	stop := context.AfterFunc(hctx, func() { conn.Close() })
 	cc, chans, reqs, err := ssh.NewClientConn(conn, ep.knownHostsAddr(), conf)
 	aborted := !stop()
-	if err == nil {
+	if err == nil && !aborted {
 		return ssh.NewClient(cc, chans, reqs), nil
 	}
 	conn.Close()
+	var hkErr *HostKeyError
 	switch {
+	case errors.As(checker.refusal, &hkErr):
+		return nil, &opError{err: hkErr} // carries its own sentinel
 	case checker.refusal != nil:
-		return nil, &opError{err: checker.refusal}
-	case aborted:
+		return nil, &opError{kind: ErrConnect, err: checker.refusal}
+	case aborted: // err, if any, is only the effect of closing conn
 		return nil, &opError{kind: ErrConnect, err: timedOut(fmt.Errorf("ssh handshake: %w", hctx.Err()))}
 	case checker.verified || ep.insecure:
 		// The server proved its identity, so what failed is authentication.

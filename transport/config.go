@@ -18,9 +18,13 @@ import (
 
 // Defaults used when neither Config nor ~/.ssh/config says otherwise.
 const (
-	DefaultPort           = 22
+	// DefaultPort is the SSH port.
+	DefaultPort = 22
+	// DefaultConnectTimeout bounds connecting to one hop (TCP, handshake,
+	// authentication).
 	DefaultConnectTimeout = 10 * time.Second
-	DefaultKeepAlive      = 15 * time.Second
+	// DefaultKeepAlive is the interval between keepalive requests.
+	DefaultKeepAlive = 15 * time.Second
 	// DefaultKeepAliveMax is how many keepalives in a row may go unanswered
 	// before the connection is closed.
 	DefaultKeepAliveMax = 3

@@ -383,8 +383,9 @@ func TestConnectTimeout(t *testing.T) {
 		ConnectTimeout: 700 * time.Millisecond, Logger: env.logger(),
 	})
 	elapsed := time.Since(start)
-	if !errors.Is(err, ErrConnect) || !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "ConnectTimeout") {
-		t.Fatalf("err = %v, want ErrConnect with a deadline", err)
+	if !errors.Is(err, ErrConnect) || !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "ConnectTimeout") ||
+		!strings.HasPrefix(err.Error(), "silent: connect 127.0.0.1:") || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("err = %q, want a one-line ErrConnect with a deadline", err)
 	}
 	if elapsed > 3*time.Second {
 		t.Fatalf("Dial took %v with ConnectTimeout 700ms", elapsed)

@@ -7,8 +7,11 @@ import (
 )
 
 // Sentinel errors. Every error returned by this package names the host and
-// the action, and wraps exactly one of these, so callers can classify
-// failures with errors.Is.
+// the action, and wraps one of these, so callers can classify failures with
+// errors.Is. The exceptions: a cancelled Run wraps the context's error
+// instead (a cancelled Dial, Upload or Download wraps both it and
+// ErrConnect, ErrUpload or ErrDownload), and a script with a NUL byte wraps
+// shell.ErrNUL.
 var (
 	// ErrConnect: the host could not be reached or the SSH handshake failed
 	// before authentication (DNS, TCP, timeout, protocol, jump host).
@@ -34,6 +37,10 @@ var (
 	// ErrUpload: an SCP upload failed (invalid options, short or long
 	// reader, remote scp error).
 	ErrUpload = errors.New("upload failed")
+	// ErrDownload: an SCP download failed (invalid options, missing or
+	// unreadable remote file, remote scp error, short transfer, the
+	// writer's error).
+	ErrDownload = errors.New("download failed")
 )
 
 // ExitError reports a script that ran on Host and ended unsuccessfully. It

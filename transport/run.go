@@ -77,7 +77,7 @@ const (
 //     script is done, and the wrapper exits with its status. Ended any
 //     other way (EOF): the client is gone, so the wrapper sends SIGTERM to
 //     the script's whole process group, then SIGKILL if anything is still
-//     there after 5 seconds.
+//     there 4 to 5 seconds later ($SECONDS ticks in whole seconds).
 //
 // The waits name their PID, which bash answers even for a job that already
 // ended, so a script that finishes instantly is not missed (`wait -n` would
@@ -109,14 +109,13 @@ script=$!
 exec 3<&- 2>/dev/null
 cancel() {
 	kill -TERM -- "-$script" || return 0
-	i=0
+	deadline=$((SECONDS + 5))
 	while kill -0 -- "-$script"; do
-		if [ "$i" -ge 50 ]; then
+		if [ "$SECONDS" -ge "$deadline" ]; then
 			kill -KILL -- "-$script"
 			return 0
 		fi
 		sleep 0.1
-		i=$((i + 1))
 	done
 }
 trap 'cancel; exit 129' HUP
@@ -153,9 +152,12 @@ func remoteCommand(n int) string {
 // Client or losing the connection ends the script the same way, as soon as
 // sshd notices.
 //
-// Scripts must not contain NUL bytes. Commands in the script that read
-// standard input read the rest of the script, as with any `bash -s`; give
-// them </dev/null.
+// A cancelled Run returns an error wrapping ctx's error (context.Canceled
+// or context.DeadlineExceeded); a lost connection, ErrConnectionLost.
+//
+// Scripts must not contain NUL bytes (shell.ErrNUL). Commands in the
+// script that read standard input read the rest of the script, as with any
+// `bash -s`; give them </dev/null.
 func (c *Client) Run(ctx context.Context, script string, opts RunOptions) (RunResult, error) {
 	start := time.Now()
 	result := RunResult{ExitCode: -1}
@@ -165,7 +167,7 @@ func (c *Client) Run(ctx context.Context, script string, opts RunOptions) (RunRe
 	}
 	const action = "run script"
 	if err := shell.Validate(script); err != nil {
-		return finish(&opError{kind: ErrRemoteCommand, host: c.host, action: action, err: err})
+		return finish(&opError{host: c.host, action: action, err: err})
 	}
 	if err := ctx.Err(); err != nil {
 		return finish(&opError{host: c.host, action: action, err: err})

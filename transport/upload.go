@@ -13,8 +13,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	scp "github.com/bramvdbogaerde/go-scp"
-
 	"github.com/ncnpush/ncnpush/shell"
 )
 
@@ -47,11 +45,12 @@ const uploadTempPrefix = ".ncnpush-upload-"
 //
 // The file is written to a temporary name in the target directory with
 // `scp -p -t` (mode applied exactly) and then renamed to Path with GNU
-// mv -fT (a directory at Path is an error), so
-// Path never holds a partial file: it is either the old file or the complete
-// new one. Replacing a file this way gives it a new inode (hard links to the
-// old file keep the old content) owned by the remote user. On failure or
-// cancellation the temporary file is removed.
+// mv -fT (a directory at Path is an error), so Path never holds a partial
+// file: it is either the old file or the complete new one. Replacing a file
+// this way gives it a new inode (hard links to the old file keep the old
+// content) owned by the remote user. On failure or cancellation the
+// temporary file is removed. The remote login shell must be POSIX (sh,
+// bash), as it is for root on the nodes.
 //
 // go-scp, the SCP library, builds the remote command as `scp -qt %q` with
 // Go's %q, which is not shell quoting ($(...) and backticks would run). The
@@ -60,8 +59,9 @@ const uploadTempPrefix = ".ncnpush-upload-"
 // go-scp's own arguments into a comment. The file name go-scp puts in the
 // SCP protocol header is the temporary file's, which is always plain ASCII.
 //
-// If ctx is cancelled, Upload returns without waiting for a Read on r that
-// is in progress; r is not read again after Upload returns.
+// If ctx is cancelled, the transfer stops at the next chunk. A Read on r
+// that blocks is not interrupted: Upload then returns after a few seconds
+// without waiting for it, and r is not read again after Upload returns.
 func (c *Client) Upload(ctx context.Context, r io.Reader, opts UploadOptions) error {
 	action := "upload " + opts.Path
 	fail := func(err error) error {
@@ -84,21 +84,25 @@ func (c *Client) Upload(ctx context.Context, r io.Reader, opts UploadOptions) er
 	}
 
 	tmp := path.Join(path.Dir(opts.Path), uploadTempPrefix+randomHex(8))
-	sc, err := scp.NewClientBySSH(c.ssh)
+	sc, err := c.newSCP("scp -p -qt -- " + shell.Quote(tmp) + " || { rm -f -- " + shell.Quote(tmp) + "; exit 1; }")
 	if err != nil {
 		return fail(err)
 	}
-	sc.RemoteBinary = "scp -p -qt -- " + shell.Quote(tmp) + " || { rm -f -- " + shell.Quote(tmp) + "; exit 1; } #"
+
+	// Cancellation goes through the reader (see scpContext): its next Read
+	// fails and the remote scp exits on the short file.
+	scpCtx, stopSCP := scpContext(ctx)
+	defer stopSCP()
 
 	start := time.Now()
-	ur := &uploadReader{r: r, size: opts.Size, progress: opts.Progress}
-	err = sc.CopyPassThru(ctx, ur, tmp, fmt.Sprintf("%04o", mode), opts.Size, nil)
+	ur := &uploadReader{ctx: ctx, r: r, size: opts.Size, progress: opts.Progress}
+	err = sc.CopyPassThru(scpCtx, ur, tmp, fmt.Sprintf("%04o", mode), opts.Size, nil)
 	ur.stopped.Store(true)
 	switch {
-	case ur.mismatch() != nil:
-		return fail(ur.mismatch())
 	case ctx.Err() != nil:
 		return fail(context.Cause(ctx))
+	case ur.mismatch() != nil:
+		return fail(ur.mismatch())
 	case err != nil:
 		return fail(fmt.Errorf("scp: %w", err))
 	}
@@ -137,6 +141,7 @@ func (c *Client) moveIntoPlace(ctx context.Context, tmp, dest string) error {
 // short or long reader into an error, and stops reading once Upload has
 // returned.
 type uploadReader struct {
+	ctx      context.Context // Upload's: once done, Read fails
 	r        io.Reader
 	size, n  int64
 	progress func(int64)
@@ -161,6 +166,9 @@ func (u *uploadReader) mismatch() error {
 func (u *uploadReader) Read(p []byte) (int, error) {
 	if u.stopped.Load() {
 		return 0, errors.New("upload ended")
+	}
+	if err := u.ctx.Err(); err != nil {
+		return 0, err
 	}
 	if u.n == u.size {
 		// All announced bytes are sent; make sure there are no more.
