@@ -34,6 +34,13 @@ type result struct {
 // runNcnpush runs the binary with the lab's S3 environment.
 func runNcnpush(t *testing.T, stdin string, args ...string) result {
 	t.Helper()
+	return runNcnpushEnv(t, stdin, nil, args...)
+}
+
+// runNcnpushEnv is runNcnpush with env ("K=V") added after the lab's S3
+// environment, which it overrides.
+func runNcnpushEnv(t *testing.T, stdin string, env []string, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, ncnpush(t), args...)
@@ -41,6 +48,7 @@ func runNcnpush(t *testing.T, stdin string, args ...string) result {
 	for k, v := range lab.S3Env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
+	cmd.Env = append(cmd.Env, env...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb

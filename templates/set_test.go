@@ -39,6 +39,13 @@ func goldenData() map[string]any {
 			"bump_revision":  true,
 			"bump_amount":    1000000000,
 			"remove":         true,
+			// backups create (tasks/etcd-backup-create.yaml); run_id above.
+			"tmp_dir":          "/var/tmp",
+			"snapshot_timeout": 600,
+			// --s3-credentials-from-secret (k8s-secret-get.sh.tmpl).
+			"kubeconfig":       "/etc/kubernetes/admin.conf",
+			"secret_namespace": "default",
+			"secret_name":      "etcd-backup-s3-credentials",
 		},
 		"Host": map[string]any{"Name": "ncn-m001", "Address": "10.252.1.10", "Groups": []string{"all", "masters"}},
 		"Self": map[string]any{"info": info("5.14.21"), "etcd": map[string]any{
