@@ -13,7 +13,7 @@ LAB := fixtures/lab.sh
 BIN := bin/ncnpush
 UNIT_PKGS = $(shell $(GO) list ./... | grep -v /e2e)
 
-.PHONY: build test unit lab-test test-matrix demo lab-tools lab-up lab-down lab-status \
+.PHONY: build test unit lab-test test-matrix demo bench lab-tools lab-up lab-down lab-status \
 	lab-backup lab-seed lab-check vet fmt clean
 
 build: $(BIN)
@@ -76,3 +76,7 @@ lab-check:
 
 clean:
 	rm -rf bin
+
+## bench: benchmarks (not tests): restore time and memory vs snapshot size.
+bench:
+	bench/restore.sh
