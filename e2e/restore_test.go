@@ -372,3 +372,27 @@ func (s *safeBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+func TestRestoreRecoversFromAnInterruptedRunsLeftovers(t *testing.T) {
+	name := backupWithData(t, "left-before", "left-after")
+	// What a run killed during its restore-to-staging leaves: a staged dump,
+	// a half-written restore output and a partial incoming member copy.
+	for _, n := range lab.Nodes {
+		lab.MustSSH(t, n, "umask 077; mkdir -p /var/tmp/ncnpush-etcd-restore/restore/member/snap && "+
+			"head -c 4096 /dev/urandom > /var/tmp/ncnpush-etcd-restore/etcd-dump.bin && "+
+			"mkdir -p /var/lib/etcd/member.incoming-19990101T000000Z")
+	}
+	t.Cleanup(func() {
+		for _, n := range lab.Nodes {
+			lab.SSH(t, n, "rm -rf /var/lib/etcd/member.incoming-19990101T000000Z")
+		}
+	})
+	r := runNcnpush(t, "", restoreArgs("--backup", name, "--yes")...)
+	if r.code != 0 {
+		t.Fatalf("restore over leftovers: exit %d\n%s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "removing leftover of an earlier run") {
+		t.Errorf("the leftovers were not reported:\n%s", r.stdout)
+	}
+	checkData(t, "left-before", 500, "left-after")
+}
