@@ -16,13 +16,21 @@ import (
 func backupsCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "backups",
-		Usage: "list, verify and prune the bare-metal etcd backups in S3",
+		Usage: "list, verify, prune and create the bare-metal etcd backups in S3",
 		Subcommands: []*cli.Command{
 			backupsListCommand(),
 			backupsVerifyCommand(),
 			backupsPruneCommand(),
+			backupsCreateCommand(),
 		},
 	}
+}
+
+// secretFlags are the flags of the S3 commands that work without hosts, for
+// --s3-credentials-from-secret: the master to run kubectl on and how to
+// reach it.
+func secretFlags() []cli.Flag {
+	return concat(inventoryFlags(), sshFlags())
 }
 
 func outputFlag() cli.Flag {
@@ -54,7 +62,7 @@ func backupsListCommand() *cli.Command {
 		Description: `Examples:
    ncnpush backups list --s3-endpoint http://rgw-vip
    ncnpush backups list -o json`,
-		Flags: concat(s3Flags(), logFlags(), []cli.Flag{outputFlag()}),
+		Flags: concat(s3Flags(), secretFlags(), logFlags(), []cli.Flag{outputFlag()}),
 		Action: func(c *cli.Context) error {
 			asJSON, err := wantJSON(c)
 			if err != nil {
@@ -64,7 +72,7 @@ func backupsListCommand() *cli.Command {
 			defer cancel()
 			cl, err := newBackupsClient(ctx, c, nil)
 			if err != nil {
-				return &exitError{code: exitUsage, err: err}
+				return err
 			}
 			all, err := cl.List(ctx)
 			if err != nil {
@@ -90,7 +98,7 @@ func backupsVerifyCommand() *cli.Command {
 		Name:      "verify",
 		Usage:     "stream a backup and check its layout, sha256 and etcd snapshot, keeping nothing on disk",
 		ArgsUsage: "NAME|latest",
-		Flags: concat(s3Flags(), logFlags(), []cli.Flag{outputFlag(),
+		Flags: concat(s3Flags(), secretFlags(), logFlags(), []cli.Flag{outputFlag(),
 			&cli.StringFlag{Name: flagBefore, Usage: "with latest: the newest backup taken before `TIME`"}}),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
@@ -104,7 +112,7 @@ func backupsVerifyCommand() *cli.Command {
 			defer cancel()
 			cl, err := newBackupsClient(ctx, c, nil)
 			if err != nil {
-				return &exitError{code: exitUsage, err: err}
+				return err
 			}
 			b, err := selectBackup(ctx, cl, c.Args().First(), c.String(flagBefore))
 			if err != nil {
@@ -128,7 +136,7 @@ func backupsPruneCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "prune",
 		Usage: "delete the backups the retention policy does not keep (only with --yes)",
-		Flags: concat(s3Flags(), logFlags(), []cli.Flag{outputFlag(),
+		Flags: concat(s3Flags(), secretFlags(), logFlags(), []cli.Flag{outputFlag(),
 			&cli.IntFlag{Name: flagKeepLast, Value: backups.DefaultPolicy.KeepLast, Usage: "keep the newest N"},
 			&cli.IntFlag{Name: flagKeepHourly, Value: backups.DefaultPolicy.KeepHourly, Usage: "keep the newest of each of the last N hours"},
 			&cli.IntFlag{Name: flagKeepDaily, Value: backups.DefaultPolicy.KeepDaily, Usage: "keep the newest of each of the last N days"},
@@ -143,7 +151,7 @@ func backupsPruneCommand() *cli.Command {
 			defer cancel()
 			cl, err := newBackupsClient(ctx, c, nil)
 			if err != nil {
-				return &exitError{code: exitUsage, err: err}
+				return err
 			}
 			all, err := cl.List(ctx)
 			if err != nil {

@@ -101,36 +101,51 @@ func newSession(c *cli.Context, pattern string) (*session, error) {
 		return nil, &exitError{code: exitUsage, err: fmt.Errorf("templates: %w", err)}
 	}
 
+	if s.inv, s.hosts, err = selectHosts(c, pattern); err != nil {
+		return nil, err
+	}
+	s.out.SetHosts(s.hosts.Names())
+	s.connect = connectOptions(c, s.log, s.forks)
+	return s, nil
+}
+
+// selectHosts loads the inventory of -i and selects the hosts of --limit, or
+// of pattern when --limit is not given.
+func selectHosts(c *cli.Context, pattern string) (*inventory.Inventory, hosts.Hosts, error) {
 	path := c.String(flagInventory)
 	if path == "" {
-		return nil, usageErrorf("no inventory: pass -i FILE (or set %s)", envInventory)
+		return nil, nil, usageErrorf("no inventory: pass -i FILE (or set %s)", envInventory)
 	}
-	if s.inv, err = inventory.Load(path); err != nil {
-		return nil, &exitError{code: exitUsage, err: err}
+	inv, err := inventory.Load(path)
+	if err != nil {
+		return nil, nil, &exitError{code: exitUsage, err: err}
 	}
 	if l := c.String(flagLimit); l != "" {
 		pattern = l
 	}
-	sel, err := s.inv.Select(pattern)
+	sel, err := inv.Select(pattern)
 	if err != nil {
-		return nil, &exitError{code: exitUsage, err: fmt.Errorf("--%s: %w", flagLimit, err)}
+		return nil, nil, &exitError{code: exitUsage, err: fmt.Errorf("--%s: %w", flagLimit, err)}
 	}
-	s.hosts = hosts.FromInventory(sel)
-	s.out.SetHosts(s.hosts.Names())
-	s.connect = hosts.ConnectOptions{
+	return inv, hosts.FromInventory(sel), nil
+}
+
+// connectOptions reads the ssh flags.
+func connectOptions(c *cli.Context, log *slog.Logger, forks int) hosts.ConnectOptions {
+	o := hosts.ConnectOptions{
 		KnownHostsFiles:       c.StringSlice(flagKnownHosts),
 		AcceptNewHostKeys:     c.Bool(flagAcceptNewHostKeys),
 		InsecureIgnoreHostKey: c.Bool(flagInsecureIgnoreHost),
 		Jump:                  c.String(flagJump),
 		SSHConfigFile:         c.String(flagSSHConfig),
 		ConnectTimeout:        c.Duration(flagConnectTimeout),
-		Logger:                s.log,
-		Forks:                 s.forks,
+		Logger:                log,
+		Forks:                 forks,
 	}
-	if s.connect.InsecureIgnoreHostKey {
-		s.log.Warn("host keys are not checked (--"+flagInsecureIgnoreHost+")", output.HostKey, output.NoHost)
+	if o.InsecureIgnoreHostKey {
+		log.Warn("host keys are not checked (--"+flagInsecureIgnoreHost+")", output.HostKey, output.NoHost)
 	}
-	return s, nil
+	return o
 }
 
 // dial connects to every selected host; it is all or nothing.
@@ -173,15 +188,35 @@ func (s *session) finish(rep *output.Report, runErr error) error {
 			}
 		}
 	}
+	return s.exitError(runErr)
+}
+
+// exitError turns a run's error into the command's: its exit code, and its
+// message with the session's secrets masked.
+func (s *session) exitError(runErr error) error {
 	if runErr == nil {
 		return nil
 	}
 	code := exitFailed
-	if errors.Is(runErr, context.Canceled) {
+	var ec ExitCoder
+	switch {
+	case errors.Is(runErr, context.Canceled):
 		code = exitCancelled
+	case errors.As(runErr, &ec) && ec.ExitCode() != 0:
+		code = ec.ExitCode()
 	}
-	return &exitError{code: code, err: runErr}
+	return &exitError{code: code, err: &redactedError{err: runErr, red: s.redactor}}
 }
+
+// redactedError masks secrets in an error's message; errors.Is and errors.As
+// still see the whole chain.
+type redactedError struct {
+	err error
+	red *output.Redactor
+}
+
+func (e *redactedError) Error() string { return e.red.Redact(e.err.Error()) }
+func (e *redactedError) Unwrap() error { return e.err }
 
 func (s *session) close() { _ = s.hosts.Close() }
 

@@ -50,9 +50,9 @@ Examples:
 			}
 			ctx, cancel := signalContext(c)
 			defer cancel()
-			cl, err := newBackupsClient(ctx, c, s.log)
+			cl, err := newBackupsClient(ctx, c, s)
 			if err != nil {
-				return &exitError{code: exitUsage, err: err}
+				return err
 			}
 			b, err := selectBackup(ctx, cl, c.String(flagBackup), c.String(flagBefore))
 			if err != nil {

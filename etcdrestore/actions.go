@@ -25,16 +25,16 @@ import (
 // and takes every node's lock. It reports every failure at once and changes
 // nothing on a node (a lock is released when ncnpush ends).
 type preflightPhase struct {
-	goPhase
+	*phases.GoPhase
 	r *run
 }
 
 func (r *run) preflightCheckPhase(_ *phases.Env, spec tasks.Phase) (phases.Phase, error) {
-	hs, err := r.hostsFor(spec)
+	gp, err := phases.NewGoPhase(r.env, spec)
 	if err != nil {
 		return nil, err
 	}
-	return &preflightPhase{goPhase: goPhase{title: spec.Title, hosts: hs}, r: r}, nil
+	return &preflightPhase{GoPhase: gp, r: r}, nil
 }
 
 func (p *preflightPhase) ReadOnly() bool { return true }
@@ -52,7 +52,7 @@ func (p *preflightPhase) Run(ctx context.Context) error {
 func (p *preflightPhase) check() error {
 	var nodes []facts.Node
 	var errs []error
-	for _, h := range p.hosts {
+	for _, h := range p.Hosts {
 		start := time.Now()
 		v, ok := h.Fact("preflight")
 		text, _ := v.(string)
@@ -64,11 +64,11 @@ func (p *preflightPhase) check() error {
 		if err != nil {
 			err = fmt.Errorf("%s: %w", h.Name, err)
 			errs = append(errs, err)
-			p.record(h.Name, start, err, "")
+			p.Record(h.Name, start, err, "")
 			continue
 		}
 		nodes = append(nodes, n)
-		p.record(h.Name, start, nil, fmt.Sprintf("member %s, etcd %s, %s", n.Member.Name, n.Version, n.RestoreTool))
+		p.Record(h.Name, start, nil, fmt.Sprintf("member %s, etcd %s, %s", n.Member.Name, n.Version, n.RestoreTool))
 	}
 	var inv []string
 	for _, h := range p.r.env.Hosts {
@@ -125,7 +125,7 @@ func (p *preflightPhase) lock(ctx context.Context) error {
 	var mu sync.Mutex
 	var errs []error
 	var wg sync.WaitGroup
-	for _, h := range p.hosts {
+	for _, h := range p.Hosts {
 		wg.Add(1)
 		go func(h *hosts.Host) {
 			defer wg.Done()
@@ -206,23 +206,23 @@ func (r *run) releaseLocks() {
 
 // unlockPhase is the last phase of the finish task.
 type unlockPhase struct {
-	goPhase
+	*phases.GoPhase
 	r *run
 }
 
 func (r *run) unlockPhase(_ *phases.Env, spec tasks.Phase) (phases.Phase, error) {
-	hs, err := r.hostsFor(spec)
+	gp, err := phases.NewGoPhase(r.env, spec)
 	if err != nil {
 		return nil, err
 	}
-	return &unlockPhase{goPhase: goPhase{title: spec.Title, hosts: hs}, r: r}, nil
+	return &unlockPhase{GoPhase: gp, r: r}, nil
 }
 
 func (p *unlockPhase) Run(context.Context) error {
 	start := time.Now()
 	p.r.releaseLocks()
-	for _, h := range p.hosts {
-		p.record(h.Name, start, nil, "")
+	for _, h := range p.Hosts {
+		p.Record(h.Name, start, nil, "")
 	}
 	return nil
 }
@@ -230,16 +230,16 @@ func (p *unlockPhase) Run(context.Context) error {
 // ---------------------------------------------------------------- confirm
 
 type confirmPhase struct {
-	goPhase
+	*phases.GoPhase
 	r *run
 }
 
 func (r *run) confirmPhase(_ *phases.Env, spec tasks.Phase) (phases.Phase, error) {
-	hs, err := r.hostsFor(spec)
+	gp, err := phases.NewGoPhase(r.env, spec)
 	if err != nil {
 		return nil, err
 	}
-	return &confirmPhase{goPhase: goPhase{title: spec.Title, hosts: hs}, r: r}, nil
+	return &confirmPhase{GoPhase: gp, r: r}, nil
 }
 
 // DryRun prints the plan; --dry-run goes no further than rendering.
@@ -252,7 +252,7 @@ func (p *confirmPhase) DryRun(context.Context) error {
 func (p *confirmPhase) Run(ctx context.Context) error {
 	p.plan()
 	if !p.r.opts.Yes {
-		fmt.Fprintf(p.r.opts.Prompt, "Type %q to stop etcd on %d masters and swap in the backup: ", ConfirmWord, len(p.hosts))
+		fmt.Fprintf(p.r.opts.Prompt, "Type %q to stop etcd on %d masters and swap in the backup: ", ConfirmWord, len(p.Hosts))
 		answer, err := readLine(ctx, p.r.opts.Stdin)
 		if err != nil || strings.TrimSpace(answer) != ConfirmWord {
 			return fmt.Errorf("%w: nothing was changed on any node (staged copies are removed)", ErrNotConfirmed)
@@ -267,7 +267,7 @@ func (p *confirmPhase) Run(ctx context.Context) error {
 func (p *confirmPhase) plan() {
 	r := p.r
 	r.mu.Lock()
-	r.snapRev = snapshotRevision(p.hosts)
+	r.snapRev = snapshotRevision(p.Hosts)
 	r.mu.Unlock()
 	w := r.opts.Prompt
 	b := r.opts.Backup
@@ -277,7 +277,7 @@ func (p *confirmPhase) plan() {
 	}
 	fmt.Fprintln(w)
 	data := r.env.Vars["data_dir"]
-	for _, h := range p.hosts {
+	for _, h := range p.Hosts {
 		m := r.members[h.Name]
 		fmt.Fprintf(w, "  %-10s member %s  peer %s  etcd %s (%s)\n", h.Name, m.Name, m.PeerURL, m.Version, m.Tool)
 	}
@@ -342,18 +342,18 @@ type health struct {
 }
 
 type verifyPhase struct {
-	goPhase
+	*phases.GoPhase
 	r        *run
 	rollback bool
 }
 
 func (r *run) verifyPhase(rollback bool) phases.ActionFunc {
 	return func(_ *phases.Env, spec tasks.Phase) (phases.Phase, error) {
-		hs, err := r.hostsFor(spec)
+		gp, err := phases.NewGoPhase(r.env, spec)
 		if err != nil {
 			return nil, err
 		}
-		return &verifyPhase{goPhase: goPhase{title: spec.Title, hosts: hs}, r: r, rollback: rollback}, nil
+		return &verifyPhase{GoPhase: gp, r: r, rollback: rollback}, nil
 	}
 }
 
@@ -377,15 +377,15 @@ func (p *verifyPhase) Run(ctx context.Context) error {
 			errs = p.compare(views)
 		}
 		if len(errs) == 0 {
-			for _, h := range p.hosts {
+			for _, h := range p.Hosts {
 				v := views[h.Name]
-				p.record(h.Name, start, nil, fmt.Sprintf("revision %d, %d keys, %d members", v.Status[0].Status.Header.Revision, v.Keys.Count, len(v.Members.Members)))
+				p.Record(h.Name, start, nil, fmt.Sprintf("revision %d, %d keys, %d members", v.Status[0].Status.Header.Revision, v.Keys.Count, len(v.Members.Members)))
 			}
 			return nil
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
-			for _, h := range p.hosts {
-				p.record(h.Name, start, joinLines(errs), "")
+			for _, h := range p.Hosts {
+				p.Record(h.Name, start, joinLines(errs), "")
 			}
 			return fmt.Errorf("%w:\n  %w", ErrVerify, joinLines(errs))
 		}
@@ -400,7 +400,7 @@ func (p *verifyPhase) read(ctx context.Context, script string) (map[string]healt
 	views := map[string]health{}
 	var mu sync.Mutex
 	var errs []error
-	err := p.hosts.ParallelEach(ctx, len(p.hosts), func(ctx context.Context, h *hosts.Host) error {
+	err := p.Hosts.ParallelEach(ctx, len(p.Hosts), func(ctx context.Context, h *hosts.Host) error {
 		var out strings.Builder
 		_, err := h.Conn.Run(ctx, phases.WrapScript(script), transport.RunOptions{Stdout: func(l string) { out.WriteString(l) }})
 		if err != nil {
@@ -434,7 +434,7 @@ func (p *verifyPhase) compare(views map[string]health) []error {
 	revs := map[int64][]string{}
 	counts := map[int64][]string{}
 	leaders := map[uint64]bool{}
-	for _, h := range p.hosts {
+	for _, h := range p.Hosts {
 		v := views[h.Name]
 		got := map[string]string{}
 		for _, m := range v.Members.Members {

@@ -31,22 +31,22 @@ const DumpFile = "etcd-dump.bin"
 // master at the same time over SCP, into the staging directory, mode 0600.
 // Nothing is written on the workstation.
 type pushPhase struct {
-	goPhase
+	*phases.GoPhase
 	r *run
 }
 
 func (r *run) pushPhase(_ *phases.Env, spec tasks.Phase) (phases.Phase, error) {
-	hs, err := r.hostsFor(spec)
+	gp, err := phases.NewGoPhase(r.env, spec)
 	if err != nil {
 		return nil, err
 	}
-	return &pushPhase{goPhase: goPhase{title: spec.Title, hosts: hs}, r: r}, nil
+	return &pushPhase{GoPhase: gp, r: r}, nil
 }
 
 func (p *pushPhase) DryRun(context.Context) error {
 	b := p.r.opts.Backup
 	fmt.Fprintf(p.r.opts.Prompt, "dry-run: would stream s3://%s/%s through gzip and tar to %s on %d masters (mode 0600)\n",
-		p.r.opts.Backups.Bucket(), b.Key, p.target(), len(p.hosts))
+		p.r.opts.Backups.Bucket(), b.Key, p.target(), len(p.Hosts))
 	return nil
 }
 
@@ -64,9 +64,9 @@ func (p *pushPhase) Run(ctx context.Context) error {
 	if err := p.stream(ctx, dump); err != nil {
 		return fmt.Errorf("%w: %w", ErrPush, err)
 	}
-	p.r.setVar("dump_sha256", dump.HexSum())
+	p.r.env.SetVar("dump_sha256", dump.HexSum())
 	p.r.env.Logger.Info("snapshot pushed", "host", "-", "backup", p.r.opts.Backup.Name, "bytes", dump.Size(),
-		"sha256", dump.HexSum(), "hosts", len(p.hosts), "duration", time.Since(start))
+		"sha256", dump.HexSum(), "hosts", len(p.Hosts), "duration", time.Since(start))
 	return nil
 }
 
@@ -80,21 +80,21 @@ func (p *pushPhase) stream(ctx context.Context, dump *backups.Dump) error {
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	queues := make(map[*hosts.Host]chan []byte, len(p.hosts))
-	for _, h := range p.hosts {
+	queues := make(map[*hosts.Host]chan []byte, len(p.Hosts))
+	for _, h := range p.Hosts {
 		queues[h] = make(chan []byte, queueDepth)
 	}
 	// Readers feed each host's upload from its queue.
 	upErr := make(chan error, 1)
 	go func() {
-		upErr <- p.hosts.ParallelEach(ctx, len(p.hosts), func(ctx context.Context, h *hosts.Host) error {
+		upErr <- p.Hosts.ParallelEach(ctx, len(p.Hosts), func(ctx context.Context, h *hosts.Host) error {
 			hstart := time.Now()
 			update, end := p.progress(h.Name, size)
 			err := h.Conn.Upload(ctx, &queueReader{ctx: ctx, q: queues[h]}, transport.UploadOptions{
 				Path: p.target(), Size: size, Mode: 0o600, Progress: update,
 			})
 			end(err)
-			p.record(h.Name, hstart, err, fmt.Sprintf("%d bytes", size))
+			p.Record(h.Name, hstart, err, fmt.Sprintf("%d bytes", size))
 			if err != nil {
 				cancel(err)
 				return fmt.Errorf("push snapshot: %w", err)

@@ -90,7 +90,7 @@ func TestStreamDeliversTheWholeSnapshotToEveryHost(t *testing.T) {
 		t.Fatalf("test snapshot too small (%d bytes) to span chunks", len(dump))
 	}
 	r, hs, roots := testRun(t, 3)
-	p := &pushPhase{goPhase: goPhase{hosts: hs}, r: r}
+	p := &pushPhase{GoPhase: &phases.GoPhase{Hosts: hs}, r: r}
 	d, err := backups.OpenArchive(bytes.NewReader(gz), testBackup, backups.OpenOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -123,7 +123,7 @@ func TestStreamDeliversTheWholeSnapshotToEveryHost(t *testing.T) {
 func TestStreamRefusesACorruptSnapshot(t *testing.T) {
 	gz, _ := archive(t, 3000, true)
 	r, hs, _ := testRun(t, 2)
-	p := &pushPhase{goPhase: goPhase{hosts: hs}, r: r}
+	p := &pushPhase{GoPhase: &phases.GoPhase{Hosts: hs}, r: r}
 	d, err := backups.OpenArchive(bytes.NewReader(gz), testBackup, backups.OpenOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -138,7 +138,7 @@ func TestStreamStopsWhenOneHostFails(t *testing.T) {
 	gz, _ := archive(t, 3000, false)
 	r, hs, _ := testRun(t, 3)
 	hs[1].Conn.(*hoststest.Conn).Root = "" // uploads to this host fail
-	p := &pushPhase{goPhase: goPhase{hosts: hs}, r: r}
+	p := &pushPhase{GoPhase: &phases.GoPhase{Hosts: hs}, r: r}
 	d, err := backups.OpenArchive(bytes.NewReader(gz), testBackup, backups.OpenOptions{})
 	if err != nil {
 		t.Fatal(err)

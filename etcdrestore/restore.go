@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"sync"
 	"time"
 
-	"github.com/ncnpush/ncnpush/hosts"
 	"github.com/ncnpush/ncnpush/output"
 	"github.com/ncnpush/ncnpush/phases"
 	"github.com/ncnpush/ncnpush/tasks"
@@ -105,16 +103,10 @@ func Run(ctx context.Context, o Options) (*output.Report, Result, error) {
 	}
 	// The restore task's vars are the defaults of every task of the run;
 	// the operator's -e overrides and the run's own values beat everything.
-	vars := maps.Clone(restore.Vars)
-	maps.Copy(vars, o.Vars)
-	r.env.Vars = vars
-	r.env.ExtraVars = maps.Clone(o.Vars)
-	if r.env.ExtraVars == nil {
-		r.env.ExtraVars = map[string]any{}
-	}
-	r.setVar("run_id", r.runID)
-	r.setVar("bump_revision", o.BumpRevision)
-	r.setVar("dump_sha256", "(sha256 of the snapshot, known once it is streamed)")
+	r.env.InitVars(restore.Vars, o.Vars)
+	r.env.SetVar("run_id", r.runID)
+	r.env.SetVar("bump_revision", o.BumpRevision)
+	r.env.SetVar("dump_sha256", "(sha256 of the snapshot, known once it is streamed)")
 	r.env.DryRun = o.DryRun
 	r.env.Actions = map[string]phases.ActionFunc{
 		actionPreflightCheck: r.preflightCheckPhase,
@@ -156,7 +148,7 @@ func Run(ctx context.Context, o Options) (*output.Report, Result, error) {
 	}
 	if runErr == nil && !o.DryRun {
 		for _, h := range r.env.Hosts {
-			res.Kept[h.Name] = fmt.Sprintf("%s/member.pre-restore-%s", vars["data_dir"], r.runID)
+			res.Kept[h.Name] = fmt.Sprintf("%s/member.pre-restore-%s", r.env.Vars["data_dir"], r.runID)
 		}
 	}
 	if rep != nil {
@@ -180,22 +172,7 @@ func (r *run) runTask(ctx context.Context, t *tasks.Task, prev *output.Report) (
 	m := &phases.Manager{Action: t.Name, Phases: ps, DryRun: r.env.DryRun, Hosts: r.env.Hosts.Names(),
 		Out: r.env.Out, Logger: r.env.Logger}
 	rep, err := m.Run(ctx)
-	if prev == nil || rep == nil {
-		return rep, err
-	}
-	for _, p := range rep.Phases {
-		p.Index = len(prev.Phases) + 1
-		prev.Phases = append(prev.Phases, p)
-	}
-	prev.Duration += rep.Duration
-	return prev, err
-}
-
-// setVar sets a value of the run that every template sees, whatever the
-// task files or -e say.
-func (r *run) setVar(k string, v any) {
-	r.env.Vars[k] = v
-	r.env.ExtraVars[k] = v
+	return phases.AppendReport(prev, rep), err
 }
 
 func (r *run) hasStopped() bool {
@@ -208,53 +185,4 @@ func (r *run) locked() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return len(r.locks) > 0
-}
-
-// hostsFor selects the hosts of a Go phase from its spec's pattern.
-func (r *run) hostsFor(spec tasks.Phase) (hosts.Hosts, error) {
-	pattern := spec.Hosts
-	if pattern == "" {
-		pattern = tasks.DefaultHosts
-	}
-	return r.env.Hosts.Select(r.env.Selector, pattern)
-}
-
-// goPhase is the common part of the Go phases: title, hosts and per-host
-// results for the report.
-type goPhase struct {
-	title   string
-	hosts   hosts.Hosts
-	mu      sync.Mutex
-	results map[string]output.HostResult
-}
-
-func (p *goPhase) Title() string { return p.title }
-
-// Results implements phases.Reporter.
-func (p *goPhase) Results() []output.HostResult {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	var out []output.HostResult
-	for _, h := range p.hosts {
-		if res, ok := p.results[h.Name]; ok {
-			out = append(out, res)
-		}
-	}
-	return out
-}
-
-// record stores a host's result; err nil means ok.
-func (p *goPhase) record(host string, start time.Time, err error, note string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.results == nil {
-		p.results = map[string]output.HostResult{}
-	}
-	res := output.HostResult{Host: host, Status: output.StatusOK, Started: start, Ended: time.Now(),
-		Duration: output.Duration(time.Since(start)), Note: note}
-	if err != nil {
-		res.Status = output.StatusFailed
-		res.Error = err.Error()
-	}
-	p.results[host] = res
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/ncnpush/ncnpush/hosts"
 	"github.com/ncnpush/ncnpush/inventory"
+	"github.com/ncnpush/ncnpush/phases"
 )
 
 // healthJSON is what etcd-health.sh.tmpl prints on a lab member (etcd 3.5).
@@ -40,7 +41,7 @@ func verifyFixture(t *testing.T, revs, keys [3]int64, started3 bool) (*verifyPha
 		}
 		views[name] = v
 	}
-	return &verifyPhase{goPhase: goPhase{hosts: hs}, r: r}, views
+	return &verifyPhase{GoPhase: &phases.GoPhase{Hosts: hs}, r: r}, views
 }
 
 func TestVerifyCompare(t *testing.T) {

@@ -36,6 +36,8 @@ type Conn interface {
 	Run(ctx context.Context, script string, opts transport.RunOptions) (transport.RunResult, error)
 	// Upload copies r to a file on the host.
 	Upload(ctx context.Context, r io.Reader, opts transport.UploadOptions) error
+	// Download streams a file of the host into w and returns its size.
+	Download(ctx context.Context, w io.Writer, opts transport.DownloadOptions) (int64, error)
 	// Close closes the connection.
 	Close() error
 }

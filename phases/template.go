@@ -123,11 +123,7 @@ type TemplatePhase struct {
 // NewTemplatePhase builds the phase t.Phases[index] and selects its hosts.
 func NewTemplatePhase(env *Env, t *tasks.Task, index int) (*TemplatePhase, error) {
 	spec := t.Phases[index]
-	pattern := spec.Hosts
-	if pattern == "" {
-		pattern = tasks.DefaultHosts
-	}
-	sel, err := env.Hosts.Select(env.Selector, pattern)
+	sel, err := env.HostsFor(spec)
 	if err != nil {
 		return nil, fmt.Errorf("phase [%d] %q: %w", index+1, spec.Title, err)
 	}

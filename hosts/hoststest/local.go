@@ -24,7 +24,7 @@ import (
 // Conn runs scripts as transport.Client does, but locally: the script is fed
 // on stdin to `bash -euo pipefail -s`; a non-zero exit returns a
 // *transport.ExitError with a RunResult carrying the code. Uploads write
-// under Root.
+// under Root, downloads read from there.
 type Conn struct {
 	// Host is the host name, used in errors and as $NCNPUSH_TEST_HOST.
 	Host string
@@ -162,6 +162,41 @@ func (c *Conn) Upload(ctx context.Context, r io.Reader, opts transport.UploadOpt
 		return fmt.Errorf("%s: upload %s: %w: wrote %d bytes, want %d", c.Host, opts.Path, transport.ErrUpload, written, opts.Size)
 	}
 	return f.Close()
+}
+
+// Download copies Root/opts.Path into w.
+func (c *Conn) Download(ctx context.Context, w io.Writer, opts transport.DownloadOptions) (int64, error) {
+	if c.Root == "" {
+		return 0, fmt.Errorf("%s: download %s: %w: no root directory", c.Host, opts.Path, transport.ErrDownload)
+	}
+	f, err := os.Open(filepath.Join(c.Root, filepath.Clean("/"+opts.Path)))
+	if err != nil {
+		return 0, fmt.Errorf("%s: download %s: %w: %w", c.Host, opts.Path, transport.ErrDownload, err)
+	}
+	defer f.Close()
+	var read int64
+	buf := make([]byte, 32<<10)
+	for {
+		if err := ctx.Err(); err != nil {
+			return read, fmt.Errorf("%s: download %s: %w: %w", c.Host, opts.Path, transport.ErrDownload, err)
+		}
+		n, rerr := f.Read(buf)
+		if n > 0 {
+			if _, err := w.Write(buf[:n]); err != nil {
+				return read, fmt.Errorf("%s: download %s: %w: write: %w", c.Host, opts.Path, transport.ErrDownload, err)
+			}
+			read += int64(n)
+			if opts.Progress != nil {
+				opts.Progress(read)
+			}
+		}
+		if rerr == io.EOF {
+			return read, nil
+		}
+		if rerr != nil {
+			return read, fmt.Errorf("%s: download %s: %w: %w", c.Host, opts.Path, transport.ErrDownload, rerr)
+		}
+	}
 }
 
 // Close marks c closed; later runs fail.
