@@ -52,6 +52,11 @@ func oneLineError(t *testing.T, what string, r result) string {
 // csmBackup takes a backup as CSM's CronJob does and returns its name.
 func csmBackup(t *testing.T) string {
 	t.Helper()
+	// A fresh lab's cluster holds no key yet, and a snapshot of it has
+	// revision 0: write some data first, whatever test runs first.
+	if out, err := lab.script("seed", "-tag", "csm-backup", "-n", "50"); err != nil {
+		t.Fatalf("seed: %v\n%s", err, out)
+	}
 	out, err := lab.script("backup")
 	if err != nil {
 		t.Fatalf("lab backup: %v\n%s", err, out)
