@@ -3,6 +3,7 @@ package inventory
 import (
 	"errors"
 	"fmt"
+	typo "github.com/ncnpush/ncnpush/internal/suggest"
 	"strings"
 )
 
@@ -89,40 +90,11 @@ func (s source) errf(line int, kind error, format string, args ...any) error {
 // suggest returns ` (did you mean "x"?)` for the candidate closest to word, or
 // "" if none is close enough to be a likely typo.
 func suggest(word string, candidates []string) string {
-	best, bestDist := "", min(3, len(word)/3+1)+1
-	for _, c := range candidates {
-		if d := editDistance(word, c); d > 0 && d < bestDist {
-			best, bestDist = c, d
-		}
-	}
+	best := typo.Closest(word, candidates)
 	if best == "" {
 		return ""
 	}
 	return fmt.Sprintf(" (did you mean %q?)", best)
-}
-
-// editDistance is the Levenshtein distance between a and b, in bytes.
-func editDistance(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
-		return max(len(a), len(b)) // long strings are never typos of each other
-	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // quoteList renders names as `"a", "b" or "c"` for messages, with conj

@@ -3,6 +3,7 @@ package tasks
 import (
 	"errors"
 	"fmt"
+	"github.com/ncnpush/ncnpush/internal/suggest"
 	"io/fs"
 	"os"
 	"path"
@@ -346,7 +347,7 @@ func checkKeys(file string, n *yaml.Node, t reflect.Type, where string) []error 
 		ft, ok := fields[k.Value]
 		if !ok {
 			msg := fmt.Sprintf("unknown key %q", k.Value)
-			if s := suggest(k.Value, names); s != "" {
+			if s := suggest.Closest(k.Value, names); s != "" {
 				msg += fmt.Sprintf(" (did you mean %q?)", s)
 			} else {
 				msg += " (known keys: " + strings.Join(names, ", ") + ")"
@@ -357,37 +358,6 @@ func checkKeys(file string, n *yaml.Node, t reflect.Type, where string) []error 
 		errs = append(errs, checkKeys(file, v, ft, where+"."+k.Value)...)
 	}
 	return errs
-}
-
-// suggest returns the candidate closest to word, if close enough.
-func suggest(word string, candidates []string) string {
-	best, bestD := "", 3
-	for _, c := range candidates {
-		if d := editDistance(word, c); d < bestD {
-			best, bestD = c, d
-		}
-	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // setDefaults fills in omitted phase settings.
