@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -63,17 +64,7 @@ func backupsListCommand() *cli.Command {
    ncnpush backups list --s3-endpoint http://rgw-vip
    ncnpush backups list -o json`,
 		Flags: concat(s3Flags(), secretFlags(), logFlags(), []cli.Flag{outputFlag()}),
-		Action: func(c *cli.Context) error {
-			asJSON, err := wantJSON(c)
-			if err != nil {
-				return err
-			}
-			ctx, cancel := signalContext(c)
-			defer cancel()
-			cl, err := newBackupsClient(ctx, c, nil)
-			if err != nil {
-				return err
-			}
+		Action: withBackupsClient(func(ctx context.Context, c *cli.Context, cl *backups.Client, asJSON bool) error {
 			all, err := cl.List(ctx)
 			if err != nil {
 				return err
@@ -89,7 +80,7 @@ func backupsListCommand() *cli.Command {
 			}
 			fmt.Fprintf(w, "%d backups in s3://%s/%s\n", len(all), cl.Bucket(), cl.Prefix())
 			return w.Flush()
-		},
+		}),
 	}
 }
 
@@ -142,17 +133,7 @@ func backupsPruneCommand() *cli.Command {
 			&cli.IntFlag{Name: flagKeepDaily, Value: backups.DefaultPolicy.KeepDaily, Usage: "keep the newest of each of the last N days"},
 			&cli.BoolFlag{Name: flagYes, Aliases: []string{"y"}, Usage: "delete (without it, only show what would go)"},
 		}),
-		Action: func(c *cli.Context) error {
-			asJSON, err := wantJSON(c)
-			if err != nil {
-				return err
-			}
-			ctx, cancel := signalContext(c)
-			defer cancel()
-			cl, err := newBackupsClient(ctx, c, nil)
-			if err != nil {
-				return err
-			}
+		Action: withBackupsClient(func(ctx context.Context, c *cli.Context, cl *backups.Client, asJSON bool) error {
 			all, err := cl.List(ctx)
 			if err != nil {
 				return err
@@ -186,6 +167,24 @@ func backupsPruneCommand() *cli.Command {
 			}
 			fmt.Fprintln(c.App.Writer)
 			return nil
-		},
+		}),
+	}
+}
+
+// withBackupsClient is the common start of the backups subcommands: the
+// output format, a signal-aware context and the S3 client.
+func withBackupsClient(run func(ctx context.Context, c *cli.Context, cl *backups.Client, asJSON bool) error) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		asJSON, err := wantJSON(c)
+		if err != nil {
+			return err
+		}
+		ctx, cancel := signalContext(c)
+		defer cancel()
+		cl, err := newBackupsClient(ctx, c, nil)
+		if err != nil {
+			return err
+		}
+		return run(ctx, c, cl, asJSON)
 	}
 }
