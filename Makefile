@@ -3,11 +3,13 @@
 #   make test   all the tests: unit tests, then the lab suite (needs root)
 SHELL := /bin/bash
 GO ?= go
-LAB_DIR ?= /var/tmp/ncnpush-lab
+# LAB_NET picks one of the machine's labs (0..250): each is a lab of its own.
+LAB_NET ?= 0
+LAB_DIR ?= /var/tmp/ncnpush-lab$(filter-out 0,$(LAB_NET))
 ETCD_VERSION ?= 3.5.21
 ETCD_MATRIX ?= 3.4 3.5.21 3.6.16
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
-export LAB_DIR ETCD_VERSION
+export LAB_DIR LAB_NET ETCD_VERSION
 
 LAB := fixtures/lab.sh
 BIN := bin/ncnpush
@@ -30,7 +32,7 @@ unit: vet
 	$(GO) test -count=1 -timeout 15m $(UNIT_PKGS)
 
 lab-test: $(BIN)
-	$(GO) test -count=1 -timeout 45m -v ./e2e/ 2>&1 | tee /tmp/ncnpush-lab-test.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|e2e:|panic)' ; exit $${PIPESTATUS[0]}
+	$(GO) test -count=1 -timeout 45m -v ./e2e/ 2>&1 | tee /tmp/ncnpush-lab$(filter-out 0,$(LAB_NET))-test.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|e2e:|panic)' ; exit $${PIPESTATUS[0]}
 
 ## test-matrix: the lab suite once for each supported etcd version.
 test-matrix: lab-tools

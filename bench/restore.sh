@@ -10,7 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZES=${BENCH_SIZES:-256 1024}
 RUNS=${BENCH_RUNS:-5}
-LAB_DIR=${LAB_DIR:-/var/tmp/ncnpush-lab}
+LAB_NET=${LAB_NET:-0}
+if [[ $LAB_NET == 0 ]]; then LAB_DIR=${LAB_DIR:-/var/tmp/ncnpush-lab}; else LAB_DIR=${LAB_DIR:-/var/tmp/ncnpush-lab$LAB_NET}; fi
 OUT=${BENCH_OUT:-docs/benchmarks.md}
 LAB=fixtures/lab.sh
 BIN=bin/ncnpush

@@ -792,7 +792,7 @@ Host ncn-m003
 		{"ssh_config ProxyJump", []string{"-i", bare, "--ssh-config", cfg}, lab.IPs["ncn-m001"]},
 		// The control: without a jump host the lab's bridge address connects,
 		// so the check above can tell the two apart.
-		{"direct", []string{"-i", inv, "--known-hosts", lab.KnownHosts, "--ssh-config", empty}, "10.77.0.1"},
+		{"direct", []string{"-i", inv, "--known-hosts", lab.KnownHosts, "--ssh-config", empty}, lab.Net + ".1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := exRun(t, append(append([]string{"exec"}, tc.args...), "-o", "json", "--", "echo $SSH_CONNECTION")...)

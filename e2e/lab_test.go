@@ -33,6 +33,18 @@ type Lab struct {
 	Inventory  string
 	S3Env      map[string]string
 	Version    string // etcd version the lab runs
+	Net        string // the lab's /24 without the last octet: 10.77.LAB_NET
+	NSPrefix   string // prefix of the lab's network namespaces
+	Bridge     string // the lab's bridge
+}
+
+// labNet returns LAB_NET (0 unless set): which of the machine's labs this
+// suite uses. Each number is a lab of its own (see fixtures/lab.sh).
+func labNet() string {
+	if v := os.Getenv("LAB_NET"); v != "" {
+		return v
+	}
+	return "0"
 }
 
 var lab *Lab
@@ -65,16 +77,28 @@ func runSuite(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "e2e: the lab suite needs root (namespaces, mounts): run make test as root")
 		return 1
 	}
+	n := labNet()
 	dir := os.Getenv("LAB_DIR")
 	if dir == "" {
 		dir = "/var/tmp/ncnpush-lab"
+		if n != "0" {
+			dir += n
+		}
 		os.Setenv("LAB_DIR", dir)
 	}
+	net := "10.77." + n
+	nsPrefix := "ncnlab-"
+	if n != "0" {
+		nsPrefix = "ncnlab" + n + "-"
+	}
 	l := &Lab{
+		Net:        net,
+		NSPrefix:   nsPrefix,
+		Bridge:     "ncnlab" + n,
 		Dir:        dir,
 		Script:     filepath.Join(repoRoot(), "fixtures", "lab.sh"),
 		Nodes:      []string{"ncn-m001", "ncn-m002", "ncn-m003"},
-		IPs:        map[string]string{"ncn-m001": "10.77.0.11", "ncn-m002": "10.77.0.12", "ncn-m003": "10.77.0.13"},
+		IPs:        map[string]string{"ncn-m001": net + ".11", "ncn-m002": net + ".12", "ncn-m003": net + ".13"},
 		SSHConfig:  filepath.Join(dir, "ssh_config"),
 		KnownHosts: filepath.Join(dir, "known_hosts"),
 		Key:        filepath.Join(dir, "id_ed25519"),
@@ -134,20 +158,20 @@ func (l *Lab) script(args ...string) (string, error) {
 // leftovers lists whatever of the lab still exists on the host.
 func (l *Lab) leftovers() []string {
 	var left []string
-	if out, _ := exec.Command("ip", "netns", "list").Output(); strings.Contains(string(out), "ncnlab-") {
+	if out, _ := exec.Command("ip", "netns", "list").Output(); strings.Contains(string(out), l.NSPrefix) {
 		left = append(left, "network namespaces: "+strings.TrimSpace(string(out)))
 	}
-	if exec.Command("ip", "link", "show", "ncnlab0").Run() == nil {
-		left = append(left, "bridge ncnlab0")
+	if exec.Command("ip", "link", "show", l.Bridge).Run() == nil {
+		left = append(left, "bridge "+l.Bridge)
 	}
-	if mounts, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(mounts), l.Dir+"/nodes") {
+	if mounts, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(mounts), l.Dir+"/nodes/") {
 		left = append(left, "mounts under "+l.Dir+"/nodes")
 	}
 	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
 	for _, p := range procs {
 		b, _ := os.ReadFile(p)
 		cmdline := strings.ReplaceAll(string(b), "\x00", " ")
-		if strings.Contains(cmdline, l.Dir+"/nodes") || strings.Contains(cmdline, l.Dir+"/s3-data") {
+		if strings.Contains(cmdline, l.Dir+"/nodes/") || strings.Contains(cmdline, l.Dir+"/s3-data") {
 			left = append(left, "process "+filepath.Base(filepath.Dir(p))+": "+cmdline)
 		}
 	}
@@ -263,7 +287,7 @@ func TestMastersHaveTheCSMLayout(t *testing.T) {
 		for _, want := range []string{
 			"kind: ClusterConfiguration",
 			"name: " + n,
-			"initial-cluster: ncn-m001=https://10.77.0.11:2380,ncn-m002=https://10.77.0.12:2380,ncn-m003=https://10.77.0.13:2380",
+			"initial-cluster: ncn-m001=https://" + lab.IPs["ncn-m001"] + ":2380,ncn-m002=https://" + lab.IPs["ncn-m002"] + ":2380,ncn-m003=https://" + lab.IPs["ncn-m003"] + ":2380",
 			"initial-advertise-peer-urls: https://" + ip + ":2380",
 		} {
 			if !strings.Contains(cfg, want) {
@@ -324,7 +348,7 @@ func TestMemberListShowsThreeStartedMembers(t *testing.T) {
 		got = append(got, m.Name+"="+strings.Join(m.PeerURLs, ","))
 	}
 	slices.Sort(got)
-	want := []string{"ncn-m001=https://10.77.0.11:2380", "ncn-m002=https://10.77.0.12:2380", "ncn-m003=https://10.77.0.13:2380"}
+	want := []string{"ncn-m001=https://" + lab.IPs["ncn-m001"] + ":2380", "ncn-m002=https://" + lab.IPs["ncn-m002"] + ":2380", "ncn-m003=https://" + lab.IPs["ncn-m003"] + ":2380"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("members = %v, want %v", got, want)
 	}

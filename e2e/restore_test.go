@@ -211,7 +211,7 @@ func TestRestoreUnreachableNodeChangesNothing(t *testing.T) {
 	inv := filepath.Join(t.TempDir(), "inventory.yaml")
 	b, _ := os.ReadFile(lab.Inventory)
 	// ncn-m003's SSH port is one where nothing listens.
-	os.WriteFile(inv, bytes.Replace(b, []byte("{address: 10.77.0.13}"), []byte("{address: 10.77.0.13, port: 2222}"), 1), 0o600)
+	os.WriteFile(inv, bytes.Replace(b, []byte("{address: "+lab.IPs["ncn-m003"]+"}"), []byte("{address: "+lab.IPs["ncn-m003"]+", port: 2222}"), 1), 0o600)
 	before := nodeState(t)
 	r := runNcnpush(t, "", "etcd", "restore", "-i", inv, "--known-hosts", lab.KnownHosts, "--backup", name, "--yes", "--connect-timeout", "3s")
 	if r.code == 0 || !strings.Contains(r.stderr, "ncn-m003") {
