@@ -244,13 +244,17 @@ func (r *run) confirmPhase(_ *phases.Env, spec tasks.Phase) (phases.Phase, error
 
 // DryRun prints the plan; --dry-run goes no further than rendering.
 func (p *confirmPhase) DryRun(context.Context) error {
-	p.plan()
+	if err := p.plan(true); err != nil {
+		return err
+	}
 	fmt.Fprintln(p.r.opts.Prompt, "dry-run: nothing was changed; the remaining scripts are rendered below.")
 	return nil
 }
 
 func (p *confirmPhase) Run(ctx context.Context) error {
-	p.plan()
+	if err := p.plan(false); err != nil {
+		return err
+	}
 	if !p.r.opts.Yes {
 		fmt.Fprintf(p.r.opts.Prompt, "Type %q to stop etcd on %d masters and swap in the backup: ", ConfirmWord, len(p.Hosts))
 		answer, err := readLine(ctx, p.r.opts.Stdin)
@@ -264,16 +268,40 @@ func (p *confirmPhase) Run(ctx context.Context) error {
 	return nil
 }
 
-func (p *confirmPhase) plan() {
+// plan reads what the staged snapshot holds (its revision from the nodes'
+// snapshot status, its live keys from the throw-away etcd), checks the two
+// agree, and prints the plan. Outside a dry run the key count must be known:
+// the verification compares every restored member against it.
+func (p *confirmPhase) plan(dryRun bool) error {
 	r := p.r
+	count, counted, err := snapshotKeys(p.Hosts)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrVerify, err)
+	}
 	r.mu.Lock()
 	r.snapRev = snapshotRevision(p.Hosts)
+	if counted {
+		r.snapKeys = count.Keys
+		if r.snapRev == 0 {
+			r.snapRev = count.Revision
+		}
+	}
 	r.mu.Unlock()
+	switch {
+	case counted && count.Revision != r.snapRev:
+		return fmt.Errorf("%w: the staged snapshot's revision is %d by snapshot status but %d served by etcd: nothing was changed on any node",
+			ErrVerify, r.snapRev, count.Revision)
+	case !counted && !dryRun:
+		return fmt.Errorf("%w: the snapshot's keys were not counted: nothing was changed on any node", ErrVerify)
+	}
 	w := r.opts.Prompt
 	b := r.opts.Backup
 	fmt.Fprintf(w, "\nPlan: restore %s (taken %s, %d bytes compressed)", b.Name, b.Time.Format(time.RFC3339), b.Size)
 	if r.snapRev > 0 {
 		fmt.Fprintf(w, ", snapshot revision %d", r.snapRev)
+	}
+	if counted {
+		fmt.Fprintf(w, ", %d keys", count.Keys)
 	}
 	fmt.Fprintln(w)
 	data := r.env.Vars["data_dir"]
@@ -285,6 +313,7 @@ func (p *confirmPhase) plan() {
 	fmt.Fprintf(w, "  2. move %v/member to %v/member.pre-restore-%s (kept, never deleted)\n", data, data, r.runID)
 	fmt.Fprintf(w, "  3. copy the restored member into %v/member\n", data)
 	fmt.Fprintf(w, "  4. start etcd on every master together; verify; roll back automatically on failure\n\n")
+	return nil
 }
 
 // readLine reads one line, or fails when ctx ends.
@@ -359,12 +388,30 @@ func (r *run) verifyPhase(rollback bool) phases.ActionFunc {
 
 func (p *verifyPhase) DryRun(context.Context) error {
 	fmt.Fprintln(p.r.opts.Prompt, "dry-run: would verify: every member started with its name and peer URL, "+
-		"endpoint health, one leader, the same revision (at least the snapshot's) and the same key count on every member")
+		"endpoint health, one leader, the same revision (at least the snapshot's) on every member, and every member holding "+
+		"exactly the snapshot's keys at the restored revision")
 	return nil
 }
 
 // Run reads every member's view until they agree or the timeout passes.
 func (p *verifyPhase) Run(ctx context.Context) error {
+	// A restored member must hold exactly the snapshot's keys at the
+	// restored revision, whatever the API servers have written since; a
+	// rolled-back one is compared with its peers at their newest revision.
+	keysRev := int64(0)
+	if !p.rollback {
+		rev, err := restoredRevision(p.r.snapRev, p.r.opts.BumpRevision, p.r.env.Vars["bump_amount"])
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrVerify, err)
+		}
+		if p.r.snapKeys >= 0 {
+			keysRev = rev
+		}
+	}
+	p.r.mu.Lock()
+	p.r.keysRev = keysRev
+	p.r.mu.Unlock()
+	p.r.env.SetVar("keys_rev", keysRev)
 	script, err := p.r.env.Templates.Render("etcd-health.sh.tmpl", map[string]any{"Vars": p.r.env.Vars})
 	if err != nil {
 		return err
@@ -379,7 +426,12 @@ func (p *verifyPhase) Run(ctx context.Context) error {
 		if len(errs) == 0 {
 			for _, h := range p.Hosts {
 				v := views[h.Name]
-				p.Record(h.Name, start, nil, fmt.Sprintf("revision %d, %d keys, %d members", v.Status[0].Status.Header.Revision, v.Keys.Count, len(v.Members.Members)))
+				note := fmt.Sprintf("revision %d, %d keys, %d members", v.Status[0].Status.Header.Revision, v.Keys.Count, len(v.Members.Members))
+				if keysRev > 0 {
+					note = fmt.Sprintf("revision %d, %d keys at the restored revision %d (the snapshot's: %d), %d members",
+						v.Status[0].Status.Header.Revision, v.Keys.Count, keysRev, p.r.snapKeys, len(v.Members.Members))
+				}
+				p.Record(h.Name, start, nil, note)
 			}
 			return nil
 		}
@@ -452,6 +504,9 @@ func (p *verifyPhase) compare(views map[string]health) []error {
 		leaders[st.Leader] = true
 		if !p.rollback && r.snapRev > 0 && st.Header.Revision < r.snapRev {
 			errs = append(errs, fmt.Errorf("%s: revision %d is older than the snapshot's %d", h.Name, st.Header.Revision, r.snapRev))
+		}
+		if !p.rollback && r.keysRev > 0 && v.Keys.Count != r.snapKeys {
+			errs = append(errs, fmt.Errorf("%s: %d keys at the restored revision %d, the snapshot holds %d", h.Name, v.Keys.Count, r.keysRev, r.snapKeys))
 		}
 	}
 	if len(revs) > 1 {

@@ -59,6 +59,8 @@ type run struct {
 	locks    map[string]*lock  // by host name
 	stopped  bool              // the stop phase started: from here on, roll back on failure
 	snapRev  int64             // the snapshot's revision (from the staged copy)
+	snapKeys int64             // the snapshot's live keys (-1: not counted)
+	keysRev  int64             // the revision at which a restored member holds exactly the snapshot's keys
 	dumpSize int64
 }
 
@@ -94,7 +96,7 @@ func Run(ctx context.Context, o Options) (*output.Report, Result, error) {
 		o.VerifyTimeout = 60 * time.Second
 	}
 	r := &run{opts: o, env: o.Env, runID: o.Now().UTC().Format("20060102T150405Z"),
-		members: map[string]member{}, locks: map[string]*lock{}}
+		members: map[string]member{}, locks: map[string]*lock{}, snapKeys: -1}
 	res := Result{RunID: r.runID, Kept: map[string]string{}}
 
 	restore, err := tasks.LoadBuiltin(TaskRestore)
@@ -106,6 +108,7 @@ func Run(ctx context.Context, o Options) (*output.Report, Result, error) {
 	r.env.InitVars(restore.Vars, o.Vars)
 	r.env.SetVar("run_id", r.runID)
 	r.env.SetVar("bump_revision", o.BumpRevision)
+	r.env.SetVar("keys_rev", 0)
 	r.env.SetVar("dump_sha256", "(sha256 of the snapshot, known once it is streamed)")
 	r.env.DryRun = o.DryRun
 	r.env.Actions = map[string]phases.ActionFunc{

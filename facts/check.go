@@ -38,8 +38,10 @@ const WALReserve = 64 << 20
 //     major.minor of its etcd.
 //   - ErrNoRestoreTool: a node without a usable restore tool (the error
 //     also wraps Node.RestoreToolErr).
-//   - ErrNoSpace: less than 2 × snapshotSize + WALReserve available in the
-//     staging directory or in the data directory of a node; or
+//   - ErrNoSpace: less than 3 × snapshotSize + 2 × WALReserve available in
+//     the staging directory (the dump, the restored member and the copy
+//     that counts the snapshot's keys), or less than 2 × snapshotSize +
+//     WALReserve in the data directory of a node; or
 //     snapshotSize ≤ 0, since then nothing can be checked.
 //
 // snapshotSize is the size in bytes of the uncompressed snapshot
@@ -192,19 +194,22 @@ func Check(nodes []Node, inventoryHosts []string, snapshotSize int64) []error {
 	if snapshotSize <= 0 {
 		add(fmt.Errorf("%w: snapshot size %d is not positive: free space cannot be checked", ErrNoSpace, snapshotSize))
 	} else {
-		need := 2*uint64(snapshotSize) + WALReserve
+		size := uint64(snapshotSize)
 		for _, n := range nodes {
 			for _, fs := range []struct {
 				what, mount string
 				free        uint64
+				copies      uint64 // snapshot-sized files
+				wals        uint64 // restored members, each with a WAL
 			}{
-				{"staging directory", n.StagingMount, n.FreeStaging},
-				{"etcd data directory", n.DataMount, n.FreeData},
+				{"staging directory", n.StagingMount, n.FreeStaging, 3, 2},
+				{"etcd data directory", n.DataMount, n.FreeData, 2, 1},
 			} {
+				need := fs.copies*size + fs.wals*WALReserve
 				if fs.free < need {
-					add(fmt.Errorf("%w: host %s: %s available for the %s (on %s), need %s (2 × snapshot %s + %s for the WAL)",
+					add(fmt.Errorf("%w: host %s: %s available for the %s (on %s), need %s (%d × snapshot %s + %d × %s for the WAL)",
 						ErrNoSpace, n.Host, bytesString(fs.free), fs.what, orUnknown(fs.mount), bytesString(need),
-						bytesString(uint64(snapshotSize)), bytesString(WALReserve)), n.Host)
+						fs.copies, bytesString(size), fs.wals, bytesString(WALReserve)), n.Host)
 				}
 			}
 		}

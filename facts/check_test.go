@@ -92,7 +92,7 @@ func TestCheckGood(t *testing.T) {
 			return ns
 		}, inventory},
 		{"exactly enough space", func(ns []Node) []Node {
-			ns[0].FreeStaging = 2*snapshotSize + WALReserve
+			ns[0].FreeStaging = 3*snapshotSize + 2*WALReserve
 			ns[0].FreeData = 2*snapshotSize + WALReserve
 			return ns
 		}, inventory},
@@ -279,13 +279,13 @@ func TestCheckFailures(t *testing.T) {
 		{
 			name: "not enough space",
 			mutate: func(ns []Node) []Node {
-				ns[0].FreeStaging = 2*snapshotSize + WALReserve - 1
+				ns[0].FreeStaging = 3*snapshotSize + 2*WALReserve - 1
 				ns[2].FreeData = 1 << 20
 				ns[2].DataMount = ""
 				return ns
 			},
 			want: []wantErr{
-				{ErrNoSpace, []string{"ncn-m001"}, []string{"staging directory (on /)", "need 102108864 bytes", "2 × snapshot 17500000 bytes"}},
+				{ErrNoSpace, []string{"ncn-m001"}, []string{"staging directory (on /)", "need 186717728 bytes", "3 × snapshot 17500000 bytes", "2 × 67108864 bytes (64.0 MiB) for the WAL"}},
 				{ErrNoSpace, []string{"ncn-m003"}, []string{"1048576 bytes (1.0 MiB) available for the etcd data directory (on an unknown mount)"}},
 			},
 		},
