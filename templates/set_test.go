@@ -38,7 +38,12 @@ func goldenData() map[string]any {
 			"start_timeout":  120,
 			"bump_revision":  true,
 			"bump_amount":    1000000000,
-			"remove":         true,
+			"keys_rev":       int64(1000004242),
+			// The throw-away etcd that counts the snapshot's keys.
+			"count_client_port": 23790,
+			"count_peer_port":   23800,
+			"count_timeout":     120,
+			"remove":            true,
 			// backups create (tasks/etcd-backup-create.yaml); run_id above.
 			"tmp_dir":          "/var/tmp",
 			"snapshot_timeout": 600,
