@@ -14,6 +14,7 @@ require (
 	github.com/bramvdbogaerde/go-scp v1.6.1
 	github.com/kevinburke/ssh_config v1.6.0
 	github.com/klauspost/compress v1.18.0
+	github.com/robfig/cron/v3 v3.0.1
 	github.com/urfave/cli/v2 v2.27.7
 	github.com/vbauerster/mpb/v8 v8.16.2
 	go.etcd.io/bbolt v1.5.0
