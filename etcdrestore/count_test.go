@@ -1,0 +1,83 @@
+package etcdrestore
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/ncnpush/ncnpush/hosts"
+	"github.com/ncnpush/ncnpush/inventory"
+)
+
+func TestSnapshotKeysFromTheFirstMasterOnly(t *testing.T) {
+	var hs hosts.Hosts
+	for i := range 3 {
+		hs = append(hs, hosts.New(&inventory.Host{Name: fmt.Sprintf("ncn-m%03d", i+1)}))
+	}
+	if _, ok, err := snapshotKeys(hs); ok || err != nil {
+		t.Fatalf("no host counted: ok %v, err %v", ok, err)
+	}
+	// What etcd-count-keys.sh.tmpl prints, as the json register stores it.
+	var v any
+	json.Unmarshal([]byte(`{"keys":1203,"revision":5077}`), &v)
+	hs[0].SetFact("snapshot_keys", v)
+	c, ok, err := snapshotKeys(hs)
+	if err != nil || !ok || c.Keys != 1203 || c.Revision != 5077 {
+		t.Fatalf("count = %+v, ok %v, err %v", c, ok, err)
+	}
+	json.Unmarshal([]byte(`{"keys":3,"revision":0}`), &v)
+	hs[0].SetFact("snapshot_keys", v)
+	if _, _, err := snapshotKeys(hs); err == nil || !strings.Contains(err.Error(), "ncn-m001") {
+		t.Fatalf("a count without a revision was accepted: %v", err)
+	}
+}
+
+func TestRestoredRevision(t *testing.T) {
+	for _, tc := range []struct {
+		rev    int64
+		bump   bool
+		amount any
+		want   int64
+		bad    bool
+	}{
+		{5077, false, 1000000000, 5077, false},
+		{5077, true, 1000000000, 1000005077, false},
+		{5077, true, "1000", 6077, false}, // -e bump_amount=1000 arrives as a string
+		{5077, true, "many", 0, true},
+		{5077, true, -1, 0, true},
+	} {
+		got, err := restoredRevision(tc.rev, tc.bump, tc.amount)
+		if (err != nil) != tc.bad || got != tc.want {
+			t.Errorf("restoredRevision(%d, %v, %v) = %d, %v; want %d (error: %v)", tc.rev, tc.bump, tc.amount, got, err, tc.want, tc.bad)
+		}
+	}
+}
+
+func TestVerifyCompareAgainstTheSnapshotsKeys(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		keys     [3]int64
+		keysRev  int64
+		rollback bool
+		want     string
+	}{
+		{"every member holds the snapshot's keys", [3]int64{1000, 1000, 1000}, 10, false, ""},
+		{"all agree but not with the snapshot", [3]int64{999, 999, 999}, 10, false, "the snapshot holds 1000"},
+		{"not counted: only agreement is checked", [3]int64{999, 999, 999}, 0, false, ""},
+		{"rollback compares members only", [3]int64{999, 999, 999}, 10, true, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, views := verifyFixture(t, [3]int64{11, 11, 11}, tc.keys, true)
+			p.rollback = tc.rollback
+			p.r.snapKeys, p.r.keysRev = 1000, tc.keysRev
+			errs := p.compare(views)
+			if tc.want == "" && len(errs) > 0 {
+				t.Fatalf("unexpected errors: %v", errs)
+			}
+			if tc.want != "" && !strings.Contains(fmt.Sprint(errs), tc.want) {
+				t.Fatalf("errors %v, want one containing %q", errs, tc.want)
+			}
+		})
+	}
+}
