@@ -99,6 +99,26 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	return c, nil
 }
 
+// clientConfig is the SSH client configuration of one hop: host keys are
+// checked by checker (known_hosts, strict unless ep.acceptNew allows trust
+// on first use). Only ep.insecure, which comes from
+// Config.InsecureIgnoreHostKey alone (the explicit user flag, never
+// ssh_config), turns host key checking off. transport/hostkey_policy_test.go
+// asserts that this is the only place ssh.InsecureIgnoreHostKey is used.
+func clientConfig(ep *endpoint, checker *hostKeyChecker, signers []ssh.Signer) *ssh.ClientConfig {
+	conf := &ssh.ClientConfig{
+		User:              ep.user,
+		Auth:              []ssh.AuthMethod{ssh.PublicKeysCallback(func() ([]ssh.Signer, error) { return signers, nil })},
+		HostKeyCallback:   checker.check,
+		HostKeyAlgorithms: checker.algorithms,
+		ClientVersion:     "SSH-2.0-ncnpush",
+	}
+	if ep.insecure {
+		conf.HostKeyCallback = ssh.InsecureIgnoreHostKey() // only with the explicit flag, see Config
+	}
+	return conf
+}
+
 // dialHop opens the TCP connection to ep (directly, or as a channel through
 // via) and runs the SSH handshake and authentication, all within timeout.
 // Errors have no host; the caller fills in the action unless it is an
@@ -137,16 +157,7 @@ func dialHop(ctx context.Context, via *ssh.Client, ep *endpoint, ag *agentConn, 
 		return nil, &opError{kind: ErrConnect, err: err}
 	}
 	keys := loadKeys(ep, ag, log)
-	conf := &ssh.ClientConfig{
-		User:              ep.user,
-		Auth:              []ssh.AuthMethod{ssh.PublicKeysCallback(func() ([]ssh.Signer, error) { return keys.signers, nil })},
-		HostKeyCallback:   checker.check,
-		HostKeyAlgorithms: checker.algorithms,
-		ClientVersion:     "SSH-2.0-ncnpush",
-	}
-	if ep.insecure {
-		conf.HostKeyCallback = ssh.InsecureIgnoreHostKey() // only with the explicit flag, see Config
-	}
+	conf := clientConfig(ep, checker, keys.signers)
 
 	// The handshake has no context; closing the connection aborts it.
 	stop := context.AfterFunc(hctx, func() { conn.Close() })
