@@ -155,6 +155,11 @@ func TestRestoreHappyPath(t *testing.T) {
 		Phases []struct {
 			Title  string `json:"title"`
 			Status string `json:"status"`
+			Hosts  []struct {
+				Host   string `json:"host"`
+				Status string `json:"status"`
+				Note   string `json:"note"`
+			} `json:"hosts"`
 		} `json:"phases"`
 	}
 	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
@@ -164,6 +169,35 @@ func TestRestoreHappyPath(t *testing.T) {
 		t.Fatalf("report: %+v", rep)
 	}
 	checkData(t, "happy-before", 500, "happy-after")
+
+	// Every member holds exactly the snapshot's live keys, as a second,
+	// independent reader counts them: `backups verify` walks the dump's
+	// bbolt file in Go on this machine.
+	vr := runNcnpush(t, "", "backups", "verify", name, "-o", "json")
+	var ver struct {
+		Snapshot struct {
+			Revision int64 `json:"revision"`
+			LiveKeys int   `json:"liveKeys"`
+		} `json:"snapshot"`
+	}
+	if err := json.Unmarshal([]byte(vr.stdout), &ver); vr.code != 0 || err != nil || ver.Snapshot.LiveKeys < 500 {
+		t.Fatalf("backups verify %s: exit %d, %v\n%s%s", name, vr.code, err, vr.stdout, vr.stderr)
+	}
+	wantNote := fmt.Sprintf("keys at the restored revision %d (the snapshot's: %d)", ver.Snapshot.Revision, ver.Snapshot.LiveKeys)
+	verified := 0
+	for _, ph := range rep.Phases {
+		if ph.Title != "Verify the restored cluster" {
+			continue
+		}
+		for _, h := range ph.Hosts {
+			if h.Status == "ok" && strings.Contains(h.Note, fmt.Sprintf("%d %s", ver.Snapshot.LiveKeys, wantNote)) {
+				verified++
+			}
+		}
+	}
+	if verified != len(lab.Nodes) {
+		t.Errorf("verify did not find the snapshot's %d keys at revision %d on every member:\n%s", ver.Snapshot.LiveKeys, ver.Snapshot.Revision, r.stdout)
+	}
 	if got := members(t); len(got) != 3 {
 		t.Fatalf("started members after restore: %v", got)
 	}
