@@ -35,6 +35,7 @@ in parallel or serial phases, with strict host-key checking.`,
 			templatesCommand(),
 			etcdCommand(),
 			backupsCommand(),
+			k8sCommand(),
 		},
 		// Errors are printed once, by Main, as one line.
 		ExitErrHandler: func(*cli.Context, error) {},

@@ -23,6 +23,13 @@ member.pre-restore-<run> (never deleted), copy the restored member in, start
 every member together, verify; roll back automatically if the new cluster
 does not come up. The staged snapshot is removed on every path.
 
+After a successful restore (not under --dry-run, not rolled back) it runs
+` + "`ncnpush k8s heal`" + ` as its last step: the CronJobs that stopped being scheduled
+are recreated and their stuck pods deleted (--skip-k8s-heal turns it off;
+-e kubeconfig=..., -e api_timeout=... reach it too). If the heal fails, or no
+API server is reachable, the restore is still reported as succeeded (status
+ok, k8s_heal.status failed under -o json) and the exit code is 3.
+
 Examples:
    ncnpush etcd restore -i inventory.yaml --backup latest
    ncnpush etcd restore -i hosts.ini --backup etcd-backup-2024-05-01-10-20-30 --yes -o json
@@ -37,6 +44,8 @@ Examples:
 			&cli.StringSliceFlag{Name: flagExtraVars, Aliases: []string{"e"},
 				Usage: "override a task variable `key=value` (staging_dir, data_dir, start_timeout, ...)"},
 			&cli.Int64Flag{Name: flagMaxDumpSize, Value: 16 << 30, Usage: "largest snapshot accepted, in bytes"},
+			&cli.BoolFlag{Name: flagSkipK8sHeal, Usage: "do not run ncnpush k8s heal after a successful restore"},
+			staleFactorFlag(),
 		}),
 		Action: func(c *cli.Context) error {
 			s, err := newSession(c, "masters")
@@ -47,6 +56,9 @@ Examples:
 			extra, err := extraVars(c)
 			if err != nil {
 				return err
+			}
+			if f := c.Float64(flagStaleFactor); f < 1 {
+				return usageErrorf("--%s %g: it must be at least 1", flagStaleFactor, f)
 			}
 			ctx, cancel := signalContext(c)
 			defer cancel()
@@ -89,7 +101,14 @@ Examples:
 			for host, dir := range res.Kept {
 				s.out.Line(host, fmt.Sprintf("kept the pre-restore member: %s (ncnpush etcd cleanup removes it)", dir))
 			}
-			return s.finish(rep, err)
+			if err != nil || rep == nil || c.Bool(flagDryRun) || res.RolledBack {
+				return s.finish(rep, err)
+			}
+			// The restore succeeded: Kubernetes is next. Its outcome never
+			// turns the restore into a failure (see exitHealFailed).
+			prog.Wait()
+			heal, healErr := s.healAfterRestore(ctx, c, rep, extra)
+			return s.finishRestore(rep, heal, healErr)
 		},
 	}
 }

@@ -301,4 +301,3 @@ func PodDisplayStatus(p *Pod) string {
 	}
 	return reason
 }
-

@@ -51,6 +51,15 @@ func goldenData() map[string]any {
 			"kubeconfig":       "/etc/kubernetes/admin.conf",
 			"secret_namespace": "default",
 			"secret_name":      "etcd-backup-s3-credentials",
+			// k8s heal (tasks/k8s-heal.yaml), with a hostile manifest and
+			// pod name to pin the quoting.
+			"request_timeout": 20,
+			"delete_timeout":  120,
+			"namespace":       "kube-system",
+			"name":            "kube-etcdbackup",
+			"uid":             "5f0c8a52-8d4e-4f0e-9a55-2b1c3d4e5f60",
+			"manifest":        `{"apiVersion":"batch/v1","kind":"CronJob","metadata":{"name":"kube-etcdbackup","namespace":"kube-system","annotations":{"note":"it's $(reboot) \\n"}},"spec":{"schedule":"*/10 * * * *"}}`,
+			"pods":            []string{"kube-etcdbackup-27758660-xj9kb", "x'; $(reboot)"},
 		},
 		"Host": map[string]any{"Name": "ncn-m001", "Address": "10.252.1.10", "Groups": []string{"all", "masters"}},
 		"Self": map[string]any{"info": info("5.14.21"), "etcd": map[string]any{
