@@ -27,18 +27,19 @@ func goldenData() map[string]any {
 			"df_path":  "/var/lib/etcd",
 			// etcd restore (tasks/etcd-restore.yaml), with a hostile run id
 			// to pin the quoting.
-			"kubeadm_config": "/etc/kubernetes/kubeadmcfg.yaml",
-			"staging_dir":    "/var/tmp/ncnpush-etcd-restore",
-			"data_dir":       "/var/lib/etcd",
-			"lock_file":      "/run/lock/ncnpush-etcd-restore.lock",
-			"pki_dir":        "/etc/kubernetes/pki/etcd",
-			"cluster_token":  "tkn",
-			"run_id":         "20260212T101500Z'; $(reboot)",
-			"dump_sha256":    "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
-			"start_timeout":  120,
-			"bump_revision":  true,
-			"bump_amount":    1000000000,
-			"keys_rev":       int64(1000004242),
+			"kubeadm_config":     "/etc/kubernetes/kubeadmcfg.yaml",
+			"staging_dir":        "/var/tmp/ncnpush-etcd-restore",
+			"data_dir":           "/var/lib/etcd",
+			"lock_file":          "/run/lock/ncnpush-etcd-restore.lock",
+			"pki_dir":            "/etc/kubernetes/pki/etcd",
+			"cluster_token":      "tkn",
+			"run_id":             "20260212T101500Z'; $(reboot)",
+			"dump_sha256":        "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+			"start_timeout":      120,
+			"start_max_restarts": 3,
+			"bump_revision":      true,
+			"bump_amount":        1000000000,
+			"keys_rev":           int64(1000004242),
 			// The throw-away etcd that counts the snapshot's keys.
 			"count_client_port": 23790,
 			"count_peer_port":   23800,
@@ -47,6 +48,11 @@ func goldenData() map[string]any {
 			// backups create (tasks/etcd-backup-create.yaml); run_id above.
 			"tmp_dir":          "/var/tmp",
 			"snapshot_timeout": 600,
+			// backups push (tasks/backup-push.yaml), with a hostile directory
+			// to pin the quoting; dump_sha256 above.
+			"dest_dir":  "/var/tmp/ncnpush backups'; $(reboot)",
+			"dump_file": "etcd-backup-2024-05-01-10-20-30-etcd-dump.bin",
+			"dump_size": "318107680",
 			// --s3-credentials-from-secret (k8s-secret-get.sh.tmpl).
 			"kubeconfig":       "/etc/kubernetes/admin.conf",
 			"secret_namespace": "default",
