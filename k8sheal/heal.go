@@ -366,7 +366,7 @@ func (p *findPhase) Run(ctx context.Context) error {
 				err = fmt.Errorf("%w: %s", ErrNoAPIServer, ee.Stderr)
 			}
 			p.Record(h.Name, start, err, fmt.Sprintf("round %d", round))
-			p.r.env.Logger.Warn("kubectl failed", output.HostKey, h.Name, "round", round, "error", err)
+			p.r.env.Logger.Info("kubectl failed", output.HostKey, h.Name, "round", round, "error", err)
 			if firstErr == nil {
 				firstErr = fmt.Errorf("%s: %w", h.Name, err)
 			}
