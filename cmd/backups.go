@@ -23,6 +23,7 @@ func backupsCommand() *cli.Command {
 			backupsVerifyCommand(),
 			backupsPruneCommand(),
 			backupsCreateCommand(),
+			backupsPushCommand(),
 		},
 	}
 }

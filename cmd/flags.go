@@ -46,6 +46,7 @@ const (
 	flagMaxDumpSize   = "max-dump-size"
 	flagS3Timeout     = "s3-timeout"
 	flagS3MaxAttempts = "s3-max-attempts"
+	flagDest          = "dest"
 )
 
 // Environment variable names that flags read.

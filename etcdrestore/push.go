@@ -3,26 +3,19 @@ package etcdrestore
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"path"
 	"time"
 
 	"github.com/ncnpush/ncnpush/backups"
 	"github.com/ncnpush/ncnpush/hosts"
 	"github.com/ncnpush/ncnpush/phases"
+	"github.com/ncnpush/ncnpush/staging"
 	"github.com/ncnpush/ncnpush/tasks"
-	"github.com/ncnpush/ncnpush/transport"
 )
 
-// chunkSize is the unit the snapshot is fanned out in; queueDepth chunks may
-// wait for each host, so memory stays flat: hosts × queueDepth × chunkSize
-// at most, whatever the snapshot's size.
-const (
-	chunkSize  = 1 << 20
-	queueDepth = 4
-)
+// chunkSize is the unit the snapshot is fanned out in (see staging.Push).
+const chunkSize = staging.ChunkSize
 
 // DumpFile is the staged snapshot's name inside the staging directory.
 const DumpFile = "etcd-dump.bin"
@@ -70,118 +63,23 @@ func (p *pushPhase) Run(ctx context.Context) error {
 	return nil
 }
 
-// stream fans dump out to every host's upload; it fails unless every host
-// received the whole, verified snapshot.
+// stream fans dump out to every host's upload (staging.Push); it fails
+// unless every host received the whole, verified snapshot.
 func (p *pushPhase) stream(ctx context.Context, dump *backups.Dump) error {
-	size := dump.Size()
 	p.r.mu.Lock()
-	p.r.dumpSize = size
+	p.r.dumpSize = dump.Size()
 	p.r.mu.Unlock()
-
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	queues := make(map[*hosts.Host]chan []byte, len(p.Hosts))
-	for _, h := range p.Hosts {
-		queues[h] = make(chan []byte, queueDepth)
-	}
-	// Readers feed each host's upload from its queue.
-	upErr := make(chan error, 1)
-	go func() {
-		upErr <- p.Hosts.ParallelEach(ctx, len(p.Hosts), func(ctx context.Context, h *hosts.Host) error {
-			hstart := time.Now()
-			update, end := p.progress(h.Name, size)
-			err := h.Conn.Upload(ctx, &queueReader{ctx: ctx, q: queues[h]}, transport.UploadOptions{
-				Path: p.target(), Size: size, Mode: 0o600, Progress: update,
-			})
-			end(err)
-			p.Record(h.Name, hstart, err, fmt.Sprintf("%d bytes", size))
-			if err != nil {
-				cancel(err)
-				return fmt.Errorf("push snapshot: %w", err)
-			}
-			return nil
-		})
-	}()
-	readErr := p.fanOut(ctx, dump, queues)
-	if readErr != nil {
-		cancel(readErr)
-	}
-	if err := <-upErr; readErr == nil {
-		return err
-	}
-	return readErr
-}
-
-// fanOut reads the dump to its end (which verifies it) and hands every chunk
-// to every host's queue. The queues are closed at the end; on error they are
-// closed and the uploads see the context's cause.
-func (p *pushPhase) fanOut(ctx context.Context, dump *backups.Dump, queues map[*hosts.Host]chan []byte) error {
-	defer func() {
-		for _, q := range queues {
-			close(q)
-		}
-	}()
-	for {
-		buf := make([]byte, chunkSize)
-		n, err := io.ReadFull(dump, buf)
-		if n > 0 {
-			for _, q := range queues {
-				select {
-				case q <- buf[:n]:
-				case <-ctx.Done():
-					return context.Cause(ctx)
-				}
-			}
-		}
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			// ReadFull can drop an error that comes with the last bytes: the
-			// dump keeps it. Only a dump read to its verified end is pushed.
-			if err := dump.Err(); err != nil {
-				return err
-			}
-			if !dump.Verified() {
-				return fmt.Errorf("snapshot stream of %s ended before it was verified", dump.Name())
-			}
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-	}
-}
-
-func (p *pushPhase) progress(host string, total int64) (func(int64), func(error)) {
-	if p.r.opts.Progress == nil {
-		return nil, func(error) {}
-	}
-	return p.r.opts.Progress(host, total)
-}
-
-// queueReader reads chunks from a queue.
-type queueReader struct {
-	ctx context.Context
-	q   <-chan []byte
-	cur []byte
-}
-
-func (r *queueReader) Read(b []byte) (int, error) {
-	for len(r.cur) == 0 {
-		select {
-		case c, ok := <-r.q:
-			if !ok {
-				if err := context.Cause(r.ctx); err != nil {
-					return 0, err
-				}
-				return 0, io.EOF
-			}
-			r.cur = c
-		case <-r.ctx.Done():
-			return 0, context.Cause(r.ctx)
-		}
-	}
-	n := copy(b, r.cur)
-	r.cur = r.cur[n:]
-	return n, nil
+	size := dump.Size()
+	return staging.Push(ctx, staging.PushOptions{
+		Hosts:    p.Hosts,
+		Dump:     dump,
+		Path:     p.target(),
+		Mode:     0o600,
+		Progress: staging.ProgressFunc(p.r.opts.Progress),
+		Record: func(host string, start time.Time, err error) {
+			p.Record(host, start, err, fmt.Sprintf("%d bytes", size))
+		},
+	})
 }
 
 // snapshotRevision reads the revision the nodes' etcd tools report for the

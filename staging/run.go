@@ -1,0 +1,152 @@
+package staging
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"time"
+
+	"github.com/ncnpush/ncnpush/backups"
+	"github.com/ncnpush/ncnpush/output"
+	"github.com/ncnpush/ncnpush/phases"
+	"github.com/ncnpush/ncnpush/tasks"
+)
+
+// TaskPush is the built-in task `ncnpush backups push` runs.
+const TaskPush = "backup-push"
+
+// actionStream is the Go action tasks/backup-push.yaml names.
+const actionStream = "backup-push-stream"
+
+// ErrPush is matched (errors.Is) when the snapshot could not be streamed to
+// every host; a host's failed phase (directory, check) wraps the phase's own
+// error.
+var ErrPush = errors.New("snapshot push failed")
+
+// Options configure one `backups push`.
+type Options struct {
+	// Env is the phase environment: the connected hosts, templates, output,
+	// logger. Its Vars and Actions are set by Run.
+	Env *phases.Env
+	// Backups is the S3 catalogue the snapshot is streamed from.
+	Backups *backups.Client
+	// Backup is the backup to stage (already selected).
+	Backup backups.Backup
+	// Dest is the private directory on every host (default: the task's
+	// dest_dir, /var/tmp/ncnpush-backups).
+	Dest string
+	// Vars override the task's variables (-e key=value).
+	Vars map[string]any
+	// MaxDumpSize is the largest snapshot accepted (0: backups' default).
+	MaxDumpSize int64
+	// DryRun renders the scripts and says what would be streamed; it
+	// changes nothing on any host.
+	DryRun bool
+	// Prompt is where the dry run says what it would stream (nil: nowhere).
+	Prompt io.Writer
+	// Progress draws the per-host transfer bars (nil: none).
+	Progress ProgressFunc
+}
+
+// Result is what a push staged, beside the report.
+type Result struct {
+	// Path is the snapshot's path on every host.
+	Path string `json:"path"`
+	// Bytes is the snapshot's size.
+	Bytes int64 `json:"bytes"`
+	// SHA256 is the snapshot's sha256 (the backup's own, verified in the
+	// stream and again on every host); empty unless the stream ended.
+	SHA256 string `json:"sha256,omitempty"`
+	// Hosts are the hosts the snapshot was staged and checked on.
+	Hosts []string `json:"hosts"`
+}
+
+// FileName is the staged snapshot's name for backup name.
+func FileName(name string) string { return name + "-etcd-dump.bin" }
+
+// Run stages o.Backup on every host of o.Env: a private directory, the
+// stream from S3 to every host at once, and a sha256 check on every host. The
+// error wraps ErrPush or a phase's error.
+func Run(ctx context.Context, o Options) (*output.Report, Result, error) {
+	env := o.Env
+	t, err := tasks.LoadBuiltin(TaskPush)
+	if err != nil {
+		return nil, Result{}, err
+	}
+	vars := map[string]any{}
+	for k, v := range o.Vars {
+		vars[k] = v
+	}
+	if o.Dest != "" {
+		vars["dest_dir"] = o.Dest
+	}
+	env.InitVars(t.Vars, vars)
+	file := FileName(o.Backup.Name)
+	env.SetVar("dump_file", file)
+	env.SetVar("dump_sha256", "(sha256 of the snapshot, known once it is streamed)")
+	// The archive's size bounds the dump's from below; the directory check
+	// needs at least that much room (the dump is usually a little larger).
+	env.SetVar("dump_size", fmt.Sprint(o.Backup.Size))
+	env.DryRun = o.DryRun
+	target := path.Join(fmt.Sprint(env.Vars["dest_dir"]), file)
+	res := Result{Path: target, Hosts: env.Hosts.Names()}
+	env.Actions = map[string]phases.ActionFunc{
+		actionStream: func(env *phases.Env, spec tasks.Phase) (phases.Phase, error) {
+			gp, err := phases.NewGoPhase(env, spec)
+			if err != nil {
+				return nil, err
+			}
+			return &streamPhase{GoPhase: gp, o: &o, env: env, target: target, res: &res}, nil
+		},
+	}
+	rep, err := phases.RunTask(ctx, env, t)
+	if rep != nil {
+		rep.Action = TaskPush
+	}
+	return rep, res, err
+}
+
+// streamPhase opens the backup once and streams its snapshot to every host.
+type streamPhase struct {
+	*phases.GoPhase
+	o      *Options
+	env    *phases.Env
+	target string
+	res    *Result
+}
+
+func (p *streamPhase) DryRun(context.Context) error {
+	if p.o.Prompt != nil {
+		fmt.Fprintf(p.o.Prompt, "dry-run: would stream s3://%s/%s through gzip and tar to %s on %d hosts (mode 0600)\n",
+			p.o.Backups.Bucket(), p.o.Backup.Key, p.target, len(p.Hosts))
+	}
+	return nil
+}
+
+func (p *streamPhase) Run(ctx context.Context) error {
+	start := time.Now()
+	dump, err := p.o.Backups.Open(ctx, p.o.Backup, backups.OpenOptions{MaxDumpSize: p.o.MaxDumpSize})
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrPush, err)
+	}
+	defer dump.Close()
+	size := dump.Size()
+	err = Push(ctx, PushOptions{
+		Hosts: p.Hosts, Dump: dump, Path: p.target, Mode: 0o600, Progress: p.o.Progress,
+		Record: func(host string, start time.Time, err error) {
+			p.Record(host, start, err, fmt.Sprintf("%d bytes", size))
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrPush, err)
+	}
+	p.res.Bytes, p.res.SHA256 = size, dump.HexSum()
+	p.env.SetVar("dump_sha256", dump.HexSum())
+	if p.env.Logger != nil {
+		p.env.Logger.Info("snapshot pushed", "host", "-", "backup", p.o.Backup.Name, "bytes", size,
+			"sha256", dump.HexSum(), "hosts", len(p.Hosts), "duration", time.Since(start))
+	}
+	return nil
+}
