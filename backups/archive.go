@@ -31,6 +31,12 @@ type OpenOptions struct {
 	Source string
 }
 
+// maxTrailer bounds the zero padding read after the end of the tar archive.
+// GNU tar pads its output to a 10 KiB record, so 1 MiB is far more than any
+// tar writes; without a bound, a small object could hold gigabytes of
+// zeros (deflate packs zeros about 1000 to 1) and keep the check busy.
+const maxTrailer = 1 << 20
+
 // readBufferSize is the read-ahead on the compressed stream.
 const readBufferSize = 256 << 10
 
@@ -39,7 +45,8 @@ const readBufferSize = 256 << 10
 // checked. Read returns io.EOF only when everything is right; otherwise the
 // last Read returns an error wrapping ErrHashMismatch (bad sha256),
 // ErrTruncated (gzip or tar cut short), ErrLayout (tar members after the
-// dump, data after the archive) or ErrCorrupt. Errors are sticky.
+// dump, data or more than 1 MiB of zero padding after the archive) or
+// ErrCorrupt. Errors are sticky.
 //
 // A Dump is not safe for concurrent use. Close it when done.
 type Dump struct {
@@ -194,10 +201,13 @@ func (d *Dump) finish() error {
 	}
 	// tar pads its end with zero blocks; anything else is not from tar czf.
 	var tail [32 << 10]byte
-	for {
+	for padding := 0; ; {
 		n, err := d.gz.Read(tail[:])
 		if !allZero(tail[:n]) {
 			return d.fail("read archive", fmt.Errorf("%w: data after the end of the tar archive", ErrLayout))
+		}
+		if padding += n; padding > maxTrailer {
+			return d.fail("read archive", fmt.Errorf("%w: more than %d bytes of padding after the end of the tar archive", ErrLayout, maxTrailer))
 		}
 		if err == io.EOF {
 			return nil

@@ -17,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ncnpush/ncnpush/snapshot"
 	"github.com/ncnpush/ncnpush/snapshot/snapshottest"
 )
 
@@ -317,49 +316,6 @@ func TestWriteArchiveRoundTrip(t *testing.T) {
 			t.Errorf("%s: WriteArchive = %v, want %v", name, err, c.want)
 		}
 	}
-}
-
-// FuzzOpenArchive: no input makes OpenArchive or the Dump panic or hang, and
-// a dump read to a clean EOF is always a well-formed snapshot stream: its
-// size is the header's and its last 32 bytes are the sha256 of the rest.
-func FuzzOpenArchive(f *testing.F) {
-	dump := fakeDump(2000, 5)
-	f.Add(tgz(f, dirMember(testName), dumpMember(testName, dump)))
-	f.Add(tgz(f, dumpMember(testName, dump)))
-	f.Add(tgz(f, dirMember(testName), dumpMember(testName, dump), dumpMember(testName, dump)))
-	f.Add(tgz(f, member{name: "../x", typ: tar.TypeReg, body: []byte("x")}))
-	f.Add([]byte("not gzip"))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		d, err := OpenArchive(bytes.NewReader(data), testName, OpenOptions{MaxDumpSize: 1 << 20})
-		if err != nil {
-			if classify(err) == nil {
-				t.Fatalf("unclassified open error: %v", err)
-			}
-			if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-				t.Fatalf("open error wraps an EOF: %v", err)
-			}
-			return
-		}
-		got, err := io.ReadAll(d)
-		if err != nil {
-			if classify(err) == nil {
-				t.Fatalf("unclassified read error: %v", err)
-			}
-			if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-				t.Fatalf("read error wraps an EOF: %v", err)
-			}
-			return
-		}
-		if int64(len(got)) != d.Size() || !d.Verified() {
-			t.Fatalf("clean EOF after %d of %d bytes", len(got), d.Size())
-		}
-		if _, err := snapshot.VerifyReader(bytes.NewReader(got)); err != nil {
-			t.Fatalf("clean EOF but %v", err)
-		}
-		if d.Sum() != sha256.Sum256(got) {
-			t.Fatal("Sum is not the sha256 of the dump")
-		}
-	})
 }
 
 // A reader that stops after exactly Size bytes still gets the verdict.

@@ -45,8 +45,11 @@ func addTestdataSeeds(f *testing.F, pattern string, add func([]byte)) {
 // FuzzParseKubeadmConfig: ParseKubeadmConfig never panics, every error wraps
 // a sentinel and comes with a zero EtcdMember, and every success is
 // consistent: a name, a valid initial-cluster that round-trips, valid peer
-// URLs. The seeds are testdata/*.yaml (the CSM file, v1beta3, v1beta4, the
-// external-etcd /etc/cray/kubernetes/kubeadm.yaml, malformed files).
+// URLs; an error is one line of bounded length. The seeds are
+// testdata/*.yaml (the CSM file, v1beta3, v1beta4, the external-etcd
+// /etc/cray/kubernetes/kubeadm.yaml, malformed files) and
+// testdata/fuzz/FuzzParseKubeadmConfig (the CSM file of each master, CRLF,
+// BOM, several documents, hostile member names, aliases, tags).
 func FuzzParseKubeadmConfig(f *testing.F) {
 	addTestdataSeeds(f, "*.yaml", func(b []byte) { f.Add(b) })
 	for _, s := range []string{
@@ -68,6 +71,9 @@ func FuzzParseKubeadmConfig(f *testing.F) {
 			}
 			if len(err.Error()) > maxErrLen {
 				t.Fatalf("error of %d bytes: %.300q", len(err.Error()), err)
+			}
+			if strings.ContainsAny(err.Error(), "\r\n") {
+				t.Fatalf("error is not one line: %q", err)
 			}
 			if !reflect.DeepEqual(m, EtcdMember{}) {
 				t.Fatalf("error %q with non-zero member %+v", err, m)
@@ -94,6 +100,44 @@ func FuzzParseKubeadmConfig(f *testing.F) {
 		for _, u := range append(m.PeerURLs(), peerURLs(m.InitialCluster)...) {
 			if err := ValidatePeerURL(u); err != nil {
 				t.Fatalf("invalid URL accepted: %v", err)
+			}
+		}
+	})
+}
+
+// FuzzParseInitialCluster: ParseInitialCluster never panics; an error wraps
+// ErrBadInitialCluster, is one line of bounded length; what it accepts
+// formats back to the very same (trimmed) string, with unique names and
+// unique (case-insensitive) peer URLs, each valid and without whitespace.
+func FuzzParseInitialCluster(f *testing.F) {
+	f.Add("ncn-m001=https://10.252.1.10:2380")
+	f.Add("a=http://[::1]:2380,b=http://x:1")
+	f.Fuzz(func(t *testing.T, s string) {
+		peers, err := ParseInitialCluster(s)
+		if err != nil {
+			if !errors.Is(err, ErrBadInitialCluster) || len(err.Error()) > maxErrLen || strings.ContainsAny(err.Error(), "\r\n") {
+				t.Fatalf("error %.300q", err)
+			}
+			if peers != nil {
+				t.Fatalf("error %v with peers %v", err, peers)
+			}
+			return
+		}
+		if got := FormatInitialCluster(peers); got != strings.TrimSpace(s) {
+			t.Fatalf("%q parsed to %v, which formats to %q", s, peers, got)
+		}
+		names, urls := map[string]bool{}, map[string]bool{}
+		for _, p := range peers {
+			if p.Name == "" || strings.ContainsAny(p.Name, "=,") || strings.IndexFunc(p.Name, isSpace) >= 0 {
+				t.Fatalf("bad name %q in %q", p.Name, s)
+			}
+			if err := ValidatePeerURL(p.URL); err != nil {
+				t.Fatalf("invalid URL accepted: %v", err)
+			}
+			if n := normalizeURL(p.URL); names[p.Name] || urls[n] {
+				t.Fatalf("duplicate %q or %q accepted in %q", p.Name, n, s)
+			} else {
+				names[p.Name], urls[n] = true, true
 			}
 		}
 	})

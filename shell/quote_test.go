@@ -157,20 +157,110 @@ func TestJoinRoundTripBash(t *testing.T) {
 	}
 }
 
+// quotePanic returns what Quote(v) panics with, or nil.
+func quotePanic(f func()) (r any) {
+	defer func() { r = recover() }()
+	f()
+	return nil
+}
+
+// checkNUL checks the contract for a value with a NUL byte: Validate fails
+// with ErrNUL, Quote and Join panic with an error wrapping ErrNUL.
+func checkNUL(t *testing.T, v string) {
+	t.Helper()
+	if err := Validate(v); !errors.Is(err, ErrNUL) {
+		t.Fatalf("Validate(%q) = %v, want ErrNUL", v, err)
+	}
+	for name, fn := range map[string]func(){"Quote": func() { Quote(v) }, "Join": func() { Join("x", v) }} {
+		err, ok := quotePanic(fn).(error)
+		if !ok || !errors.Is(err, ErrNUL) {
+			t.Fatalf("%s(%q) panicked with %v, want an error wrapping ErrNUL", name, v, err)
+		}
+	}
+}
+
+// bashOut runs script with bash -c (no shell in between) in the C locale
+// with an empty environment otherwise, and returns its stdout.
+func bashOut(t *testing.T, bash, script string) string {
+	t.Helper()
+	cmd := exec.Command(bash, "-c", script)
+	cmd.Env = []string{"LC_ALL=C", "PATH=/usr/bin:/bin"}
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("bash -c %q: %v", script, err)
+	}
+	return string(out)
+}
+
+// injectionSeeds are values of issue 8's shell injection cases: node names,
+// backup names and -e variables as a hostile inventory or user would write
+// them.
+var injectionSeeds = []string{
+	"ncn-m001'; touch /tmp/pwned; '", "$(reboot)", "`reboot`", "ncn-m001\nreboot", "x\\'; reboot; #",
+	"etcd-backup-2020-02-04-18-50-03$(id).tar.gz", "bare-metal/etcd-backup-2020-02-04-18-50-03.tar.gz",
+	"--data-dir=/var/lib/etcd; rm -rf /", "a\n'\n\"", "$'\\x27'", "'\"'\"'", "\\'", "${IFS}reboot",
+	"\xe2\x80\xae\x27", "\x85\xa0", "\xff'\xfe",
+}
+
+// FuzzQuote: for every value without NUL, `bash -c 'printf %s '"$quoted"`
+// prints the value exactly, both in the C locale and in C.UTF-8 (bash reads
+// multibyte input differently); a safe value is returned unchanged and any
+// other quoted; a value with NUL fails Validate and makes Quote panic with
+// ErrNUL, as documented. The seeds are testdata/fuzz/FuzzQuote plus the
+// golden values.
 func FuzzQuote(f *testing.F) {
 	for _, tc := range goldenQuotes {
 		f.Add(tc.in)
 	}
-	f.Add("a'\"'\"'b")
-	f.Add("\\'")
-	f.Add("'\n'")
+	for _, s := range injectionSeeds {
+		f.Add(s)
+	}
 	bash := bashPath(f)
 	f.Fuzz(func(t *testing.T, v string) {
 		if strings.IndexByte(v, 0) >= 0 {
-			t.Skip("NUL cannot be part of a shell word; Quote panics (see TestQuoteNUL)")
+			checkNUL(t, v)
+			return
 		}
-		if got := roundTrip(t, bash, v); got != v {
-			t.Fatalf("round trip of %q through bash gave %q (quoted %s)", v, got, Quote(v))
+		if err := Validate(v); err != nil {
+			t.Fatalf("Validate(%q) = %v", v, err)
+		}
+		q := Quote(v)
+		if safe := v != "" && isSafe(v); (q == v) != safe {
+			t.Fatalf("Quote(%q) = %q: safe %v", v, q, safe)
+		}
+		if q != v && (q[0] != '\'' || q[len(q)-1] != '\'') {
+			t.Fatalf("Quote(%q) = %q is not single-quoted", v, q)
+		}
+		// The second command is parsed after LC_ALL changed (bash -c parses
+		// one command at a time); the fixed NUL separates the two outputs.
+		script := "printf %s " + q + "\nprintf '\\0'\nLC_ALL=C.UTF-8\nprintf %s " + q
+		out := bashOut(t, bash, script)
+		c, utf8, ok := strings.Cut(out, "\x00")
+		if !ok || c != v || utf8 != v {
+			t.Fatalf("round trip of %q through bash gave %q (C) and %q (C.UTF-8); quoted %s", v, c, utf8, q)
+		}
+	})
+}
+
+// FuzzJoin: bash splits Join(a, b, a) back into exactly three words a, b, a.
+func FuzzJoin(f *testing.F) {
+	f.Add("", "")
+	f.Add("-n", "a b")
+	f.Add("ncn-m001'; touch /tmp/pwned; '", "$(reboot)")
+	f.Add("it's", "\n")
+	bash := bashPath(f)
+	f.Fuzz(func(t *testing.T, a, b string) {
+		for _, v := range []string{a, b} {
+			if strings.IndexByte(v, 0) >= 0 {
+				checkNUL(t, v)
+				return
+			}
+		}
+		j := Join(a, b, a)
+		out := bashOut(t, bash, `printf '%s\0' `+j)
+		want := a + "\x00" + b + "\x00" + a + "\x00"
+		if out != want {
+			t.Fatalf("bash split Join(%q, %q, %q) = %s into %q", a, b, a, j, strings.Split(out, "\x00"))
 		}
 	})
 }
