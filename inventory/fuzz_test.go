@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -74,15 +75,41 @@ func fuzzParse(t *testing.T, name string, data []byte, format string) {
 			return
 		}
 		checkInvariants(t, inv)
+		checkNames(t, inv)
 		for _, p := range []string{"masters", "all:!ungrouped", "*[0]", "~.", inv.Hosts[0].Name} {
 			if _, err := inv.Select(p); err != nil && !errors.Is(err, ErrNoMatch) && !errors.Is(err, ErrBadPattern) {
 				t.Fatalf("Select(%q): unexpected error %v", p, err)
 			}
 		}
 	}
-	check(ParseFormat(name, data, format))
+	inv, err := ParseFormat(name, data, format)
+	check(inv, err)
+	inv2, err2 := ParseFormat(name, data, format)
+	if !reflect.DeepEqual(inv, inv2) || fmt.Sprint(err) != fmt.Sprint(err2) {
+		t.Fatalf("not deterministic: %v / %v", err, err2)
+	}
 	check(Parse(name, data))
 	check(Parse("inventory", data)) // detection by content
+}
+
+// checkNames: every host and group name obeys the rule the parser enforces
+// (so that host patterns and logs can trust them), and every host is found
+// by its own name.
+func checkNames(t *testing.T, inv *Inventory) {
+	t.Helper()
+	for _, h := range inv.Hosts {
+		if why := badHostName(h.Name); why != "" {
+			t.Fatalf("host %q accepted: %s", h.Name, why)
+		}
+		if got, ok := inv.Host(h.Name); !ok || got != h {
+			t.Fatalf("Host(%q) = %v, %v", h.Name, got, ok)
+		}
+	}
+	for g := range inv.Groups {
+		if why := badGroupName(g); why != "" {
+			t.Fatalf("group %q accepted: %s", g, why)
+		}
+	}
 }
 
 // checkParseError verifies that err is a one-line *Error naming file and
