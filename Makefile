@@ -108,6 +108,7 @@ lab-check:
 clean:
 	rm -rf bin
 
-## bench: benchmarks (not tests): restore time and memory vs snapshot size.
+## bench: benchmarks (not tests): ncnpush against the runbook, Ansible and pssh
+## (bench/bench.sh; BENCH_ONLY=B1,B3 BENCH_RUNS=5 BENCH_SIZES="256 1024" narrow it).
 bench:
-	bench/restore.sh
+	bench/bench.sh
