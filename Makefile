@@ -16,7 +16,7 @@ BIN := bin/ncnpush
 UNIT_PKGS = $(shell $(GO) list ./... | grep -v /e2e)
 
 .PHONY: build test unit lab-test test-matrix demo bench lab-tools lab-up lab-down lab-status \
-	lab-backup lab-seed lab-check vet fmt clean fuzz fuzz-smoke fuzz-run
+	lab-backup lab-seed lab-check vet fmt clean fuzz fuzz-smoke
 
 build: $(BIN)
 
@@ -33,32 +33,21 @@ test: lab-tools
 unit: vet
 	$(GO) test -count=1 -timeout 15m $(UNIT_PKGS)
 
-# FUZZ_TARGETS: every `func FuzzXxx` of the module's tests, as ./pkg:FuzzXxx
-# (go test -fuzz takes one target per run). Their seed corpora are in each
-# package's testdata/fuzz/FuzzXxx/ and also run as plain unit tests.
-FUZZ_TARGETS = $(shell grep -rHo --include='*_test.go' --exclude-dir=fixtures --exclude-dir=.git '^func Fuzz[A-Za-z0-9_]*' . \
-	| sed -E 's|^(\./.*)/[^/]*:func (Fuzz[A-Za-z0-9_]*)$$|\1:\2|' | sort -u)
+# Fuzzing: fixtures/fuzz.sh runs every `func FuzzXxx` of the module's tests,
+# one `go test -fuzz` per target. Their seed corpora are in each package's
+# testdata/fuzz/FuzzXxx/ and also run as plain unit tests.
 FUZZTIME ?= 60s
 FUZZ_SMOKE_TIME ?= 4s
 
 ## fuzz: every fuzz target for FUZZTIME (default 60s) each, one after the
-## other; a failing input is written to the package's testdata/fuzz/.
+## other (FUZZ_ONLY=regexp narrows); a failing input lands in the package's
+## testdata/fuzz/.
 fuzz:
-	@$(MAKE) --no-print-directory fuzz-run FUZZ_EACH=$(FUZZTIME)
+	GO=$(GO) fixtures/fuzz.sh $(FUZZTIME)
 
 ## fuzz-smoke: every fuzz target for FUZZ_SMOKE_TIME (default 4s): part of make test.
 fuzz-smoke:
-	@$(MAKE) --no-print-directory fuzz-run FUZZ_EACH=$(FUZZ_SMOKE_TIME)
-
-fuzz-run:
-	@test -n "$(FUZZ_TARGETS)" || { echo "fuzz: no fuzz targets found"; exit 1; }
-	@start=$$(date +%s); failed=; \
-	for t in $(FUZZ_TARGETS); do \
-		pkg=$${t%%:*}; name=$${t##*:}; echo "== fuzz $$pkg $$name for $(FUZZ_EACH)"; \
-		$(GO) test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZ_EACH) $$pkg || failed="$$failed $$t"; \
-	done; \
-	echo "fuzz: $(words $(FUZZ_TARGETS)) targets in $$(( $$(date +%s) - start ))s"; \
-	if [ -n "$$failed" ]; then echo "fuzz: FAILED:$$failed"; exit 1; fi
+	GO=$(GO) fixtures/fuzz.sh $(FUZZ_SMOKE_TIME)
 
 lab-test: $(BIN)
 	$(GO) test -count=1 -timeout 45m -v ./e2e/ 2>&1 | tee /tmp/ncnpush-lab$(filter-out 0,$(LAB_NET))-test.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|e2e:|panic)' ; exit $${PIPESTATUS[0]}
