@@ -62,13 +62,15 @@ Examples:
 			}
 			ctx, cancel := signalContext(c)
 			defer cancel()
+			// Under -o json, a failure before any phase still prints its
+			// one JSON document (s.finish).
 			cl, err := newBackupsClient(ctx, c, s)
 			if err != nil {
-				return err
+				return s.finish(nil, err)
 			}
 			b, err := selectBackup(ctx, cl, c.String(flagBackup), c.String(flagBefore))
 			if err != nil {
-				return &exitError{code: exitUsage, err: err}
+				return s.finish(nil, err)
 			}
 			s.out.Printf("backup %s (%s, %d bytes) from s3://%s/%s", b.Name, b.Time.Format(time.RFC3339), b.Size, cl.Bucket(), b.Key)
 			if err := s.dial(ctx); err != nil {

@@ -75,6 +75,8 @@ func newBackupsClient(ctx context.Context, c *cli.Context, s *session) (*backups
 }
 
 // selectBackup lists the bucket and picks the backup --backup/--before name.
+// A selection that matches nothing is a usage error (exit 2); an S3 failure
+// is not.
 func selectBackup(ctx context.Context, cl *backups.Client, name, before string) (backups.Backup, error) {
 	sel := backups.Selector{Name: name}
 	if before != "" {
@@ -86,9 +88,16 @@ func selectBackup(ctx context.Context, cl *backups.Client, name, before string) 
 	}
 	all, err := cl.List(ctx)
 	if err != nil {
+		// S3 itself failed (endpoint, credentials, timeout): not a usage
+		// error.
 		return backups.Backup{}, err
 	}
-	return backups.Select(all, sel)
+	b, err := backups.Select(all, sel)
+	if err != nil {
+		// No backup matches what the operator asked for.
+		return backups.Backup{}, &exitError{code: exitUsage, err: err}
+	}
+	return b, nil
 }
 
 // The Kubernetes secret CSM keeps the bucket's credentials in, and its
