@@ -202,4 +202,18 @@ func TestRealEtcdSnapshot(t *testing.T) {
 		t.Fatalf("Stat = %+v (compacted at %d)", st, rev-5)
 	}
 	t.Logf("real snapshot: %+v", st)
+
+	// A member restored with --bump-revision holds a keyless record at the
+	// bumped revision: it raises the revision and is no key.
+	data := filepath.Join(t.TempDir(), "bumped")
+	runTool(t, "etcdutl", "snapshot", "restore", path, "--data-dir", data, "--name", "x",
+		"--initial-cluster", "x=http://127.0.0.1:2380", "--initial-advertise-peer-urls", "http://127.0.0.1:2380",
+		"--bump-revision", "1000", "--mark-compacted")
+	bumped, err := snapshot.Stat(filepath.Join(data, "member", "snap", "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bumped.LiveKeys != st.LiveKeys || bumped.Revision != st.Revision+1000 || bumped.Revisions != st.Revisions+1 {
+		t.Fatalf("after --bump-revision 1000: Stat = %+v, want the %d live keys of %+v at revision %d", bumped, st.LiveKeys, st, st.Revision+1000)
+	}
 }

@@ -159,8 +159,14 @@ func scan(tx *bolt.Tx, st *Status) error {
 			if err != nil {
 				return fmt.Errorf("%w: revision %d: %v", ErrCorrupt, main, err)
 			}
-			// Records are in revision order: the last one seen wins.
-			latest[string(userKey)] = !tomb
+			// A record without a key is no key: `etcdutl snapshot restore
+			// --bump-revision` writes one, empty, at the bumped revision so
+			// that the revision survives, and etcd skips it when it builds
+			// its index. It counts for the revision only.
+			if len(userKey) > 0 {
+				// Records are in revision order: the last one seen wins.
+				latest[string(userKey)] = !tomb
+			}
 			st.Revisions++
 			return nil
 		})
