@@ -501,7 +501,7 @@ func hkAPIServers(t *testing.T, action string) {
 	for _, n := range lab.Nodes {
 		lab.MustSSH(t, n, "systemctl "+action+" kube-apiserver")
 	}
-	if action == "start" {
+	if action != "stop" {
 		deadline := time.Now().Add(90 * time.Second)
 		for {
 			if out, err := hkKubectl(t, "get", "--raw", "/readyz"); err == nil && strings.TrimSpace(out) == "ok" {
@@ -558,9 +558,26 @@ func TestK8sHealRunsAfterEtcdRestore(t *testing.T) {
 	}
 	t.Logf("restore with no API server: exit %d, %s", r.code, lines[len(lines)-1])
 
-	// In text, the same: the table says the restore succeeded.
+	// --skip-k8s-heal: no heal, exit 0 with the API servers still stopped.
 	r = runNcnpush(t, "", restoreArgs("--backup", name, "--yes", "--bump-revision", "-e", "api_timeout=0", "--skip-k8s-heal")...)
 	if r.code != 0 || strings.Contains(r.stdout, "Kubernetes: ") {
 		t.Errorf("--skip-k8s-heal: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
+
+	// A restore without --bump-revision takes etcd's revision back below
+	// what every API server has cached: heal refuses to decide on the
+	// cache, says what to do, and the restore is still reported succeeded.
+	hkAPIServers(t, "start")
+	r = runNcnpush(t, "", restoreArgs("--backup", name, "--yes", "-o", "json")...)
+	t.Cleanup(func() { hkAPIServers(t, "restart") })
+	o = hkRestoreOut{}
+	if err := json.Unmarshal([]byte(r.stdout), &o); err != nil {
+		t.Fatalf("restore without --bump-revision: %v\n%s\n%s", err, r.stdout, r.stderr)
+	}
+	if r.code != 3 || o.Status != "ok" || o.K8sHeal == nil || o.K8sHeal.Status != "failed" ||
+		!strings.Contains(o.K8sHeal.Error, "serves what it cached before the etcd restore") ||
+		!strings.Contains(o.K8sHeal.Error, "restart kube-apiserver on every master") {
+		t.Fatalf("restore without --bump-revision: exit %d, status %s, k8s_heal %+v", r.code, o.Status, o.K8sHeal)
+	}
+	t.Logf("restore without --bump-revision: %s", o.K8sHeal.Error)
 }

@@ -361,7 +361,8 @@ func (p *findPhase) Run(ctx context.Context) error {
 				return err
 			}
 			var ee *phases.ExitError
-			if errors.As(err, &ee) && ee.Code == exitNoAPIServer {
+			switch {
+			case errors.As(err, &ee) && ee.Code == exitNoAPIServer:
 				noAPI++
 				err = fmt.Errorf("%w: %s", ErrNoAPIServer, ee.Stderr)
 			}
@@ -371,12 +372,17 @@ func (p *findPhase) Run(ctx context.Context) error {
 				firstErr = fmt.Errorf("%s: %w", h.Name, err)
 			}
 		}
-		if time.Now().Add(p.r.opts.RetryInterval).After(deadline) {
-			if noAPI == len(candidates) {
-				return fmt.Errorf("%w (asked %s for %ds): %w", ErrNoAPIServer,
-					strings.Join(candidates.Names(), ", "), wait, stripSentinel(firstErr))
-			}
+		// Only an API server that is not (yet) there is waited for: right
+		// after a restore it may still be reconnecting to etcd. Anything
+		// else (kubectl missing, output that cannot be read, a watch cache
+		// from before the restore, which does not catch up by waiting) is
+		// final.
+		if noAPI < len(candidates) {
 			return firstErr
+		}
+		if time.Now().Add(p.r.opts.RetryInterval).After(deadline) {
+			return fmt.Errorf("%w (asked %s for %ds): %w", ErrNoAPIServer,
+				strings.Join(candidates.Names(), ", "), wait, stripSentinel(firstErr))
 		}
 		p.r.env.Out.Printf("    no master reached a ready API server yet (%v); asking again in %s", firstErr, p.r.opts.RetryInterval)
 		select {
@@ -405,6 +411,9 @@ func (p *findPhase) decide(h *hosts.Host, lines []string) error {
 	l, err := ParseGet([]byte(strings.Join(lines, "\n")))
 	if err != nil {
 		return fmt.Errorf("%s: %w", tmplGet, err)
+	}
+	if err := l.CheckFresh(); err != nil {
+		return err
 	}
 	plan, err := NewPlan(l, p.r.opts.Now(), p.r.opts.StaleFactor)
 	if err != nil {

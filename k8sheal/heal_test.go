@@ -25,6 +25,7 @@ type fakeCluster struct {
 	bin  string
 	now  time.Time
 	conf string
+	pki  string
 }
 
 func newFakeCluster(t *testing.T) *fakeCluster {
@@ -37,6 +38,20 @@ func newFakeCluster(t *testing.T) *fakeCluster {
 	if err := os.Symlink(self, filepath.Join(f.bin, "kubectl")); err != nil {
 		t.Fatal(err)
 	}
+	etcdctl, err := filepath.Abs("testdata/fake-etcdctl.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(etcdctl, filepath.Join(f.bin, "etcdctl")); err != nil {
+		t.Fatal(err)
+	}
+	// The etcd PKI the template looks for before it runs etcdctl.
+	f.pki = t.TempDir()
+	if err := os.WriteFile(filepath.Join(f.pki, "ca.crt"), []byte("fake"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f.touch(t, "etcd-rev", "5000")
+	f.touch(t, "list-rv", "4990")
 	return f
 }
 
@@ -181,7 +196,11 @@ func (f *fakeCluster) env(t *testing.T, names ...string) *phases.Env {
 
 func (f *fakeCluster) run(t *testing.T, env *phases.Env, dryRun bool, vars map[string]any) (*output.Report, Result, error) {
 	t.Helper()
-	return Run(context.Background(), Options{Env: env, DryRun: dryRun, Vars: vars, Now: func() time.Time { return f.now },
+	all := map[string]any{"pki_dir": f.pki}
+	for k, v := range vars {
+		all[k] = v
+	}
+	return Run(context.Background(), Options{Env: env, DryRun: dryRun, Vars: all, Now: func() time.Time { return f.now },
 		RetryInterval: 10 * time.Millisecond})
 }
 
@@ -401,4 +420,37 @@ func TestRunSkipsUnconnectedMaster(t *testing.T) {
 	}
 	_ = hosts.ErrNotConnected
 	_ = fmt.Sprint
+}
+
+// After a restore without --bump-revision, the API server lists from a
+// watch cache ahead of etcd: heal refuses to decide on it, at once, with
+// what to do.
+func TestRunRefusesAStaleWatchCache(t *testing.T) {
+	f := newFakeCluster(t)
+	f.setup(t)
+	f.touch(t, "list-rv", "5200")
+	start := time.Now()
+	_, res, err := f.run(t, f.env(t, "ncn-m001"), false, nil)
+	if !errors.Is(err, ErrStaleAPIServer) || res.Plan != nil {
+		t.Fatalf("err = %v, plan %v; want ErrStaleAPIServer and no plan", err, res.Plan)
+	}
+	if msg := err.Error(); !strings.Contains(msg, "resourceVersion 5200, etcd is at revision 5000") || !strings.Contains(msg, "restart kube-apiserver") {
+		t.Errorf("error %q", msg)
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("took %s: a stale cache must not be waited for", d)
+	}
+	for _, c := range f.calls(t) {
+		if strings.HasPrefix(c, "replace") || strings.Contains(c, "delete") {
+			t.Errorf("called %s on a stale cache", c)
+		}
+	}
+	// Without the etcd PKI (so no etcdctl read) there is nothing to
+	// compare with: heal goes on.
+	if err := os.Remove(filepath.Join(f.pki, "ca.crt")); err != nil {
+		t.Fatal(err)
+	}
+	if _, res, err := f.run(t, f.env(t, "ncn-m001"), true, nil); err != nil || len(res.Plan.Stuck()) != 2 {
+		t.Errorf("without etcd's revision: %v", err)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -28,11 +29,43 @@ const (
 	Invalid State = "invalid"
 )
 
+// ErrStaleAPIServer is matched (errors.Is) when the API server lists
+// objects at a resourceVersion ahead of etcd's revision: its watch cache was
+// filled before an etcd restore that did not bump the revision, and what it
+// lists is not what etcd holds. Nothing is decided on such lists.
+var ErrStaleAPIServer = errors.New("the Kubernetes API server serves what it cached before the etcd restore")
+
 // Lists is what `kubectl get {cronjobs,jobs,pods} -A -o json` returned.
 type Lists struct {
 	CronJobs []CronJob
 	Jobs     []Job
 	Pods     []Pod
+	// ResourceVersions are those of a one-item list of each kind taken
+	// right after the lists (kind -> resourceVersion; 0 if not a number).
+	ResourceVersions map[string]int64
+	// EtcdRevision is the etcd cluster's revision read after them (0:
+	// unknown, e.g. no etcdctl on the master).
+	EtcdRevision int64
+}
+
+// CheckFresh fails with ErrStaleAPIServer when a list's resourceVersion is
+// ahead of etcd's revision. An API server's lists are never ahead of etcd:
+// its watch cache follows etcd's revisions. After a restore without
+// --bump-revision, etcd's revision goes back to the snapshot's while every
+// API server's cache keeps the newer objects, and a consistent read is
+// served from that cache, since it looks fresh enough. Deciding on it would
+// miss the restored stuck CronJobs, or replace objects etcd no longer has.
+func (l Lists) CheckFresh() error {
+	if l.EtcdRevision <= 0 {
+		return nil
+	}
+	for _, kind := range []string{"cronjobs", "jobs", "pods"} {
+		if rv := l.ResourceVersions[kind]; rv > l.EtcdRevision {
+			return fmt.Errorf("%w (%s listed at resourceVersion %d, etcd is at revision %d): restart kube-apiserver on every master, "+
+				"or restore with --bump-revision, then run ncnpush k8s heal", ErrStaleAPIServer, kind, rv, l.EtcdRevision)
+		}
+	}
+	return nil
 }
 
 // ParseGet parses the document k8s-get.sh.tmpl prints: one JSON object
@@ -43,6 +76,16 @@ func ParseGet(doc []byte) (Lists, error) {
 		CronJobs *list `json:"cronjobs"`
 		Jobs     *list `json:"jobs"`
 		Pods     *list `json:"pods"`
+		Probes   map[string]struct {
+			Metadata struct {
+				ResourceVersion string `json:"resourceVersion"`
+			} `json:"metadata"`
+		} `json:"probes"`
+		Etcd *struct {
+			Header struct {
+				Revision int64 `json:"revision"`
+			} `json:"header"`
+		} `json:"etcd"`
 	}
 	if err := json.Unmarshal(doc, &top); err != nil {
 		return Lists{}, fmt.Errorf("%w: %w", ErrParse, err)
@@ -63,6 +106,15 @@ func ParseGet(doc []byte) (Lists, error) {
 	}
 	if l.Pods, err = items[Pod](top.Pods, "pods"); err != nil {
 		return Lists{}, err
+	}
+	l.ResourceVersions = map[string]int64{}
+	for kind, p := range top.Probes {
+		if rv, err := strconv.ParseInt(p.Metadata.ResourceVersion, 10, 64); err == nil {
+			l.ResourceVersions[kind] = rv
+		}
+	}
+	if top.Etcd != nil {
+		l.EtcdRevision = top.Etcd.Header.Revision
 	}
 	return l, nil
 }
