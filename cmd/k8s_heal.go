@@ -50,6 +50,10 @@ reaches a ready API server, KUBECONFIG /etc/kubernetes/admin.conf):
      never touched;
   5. reads the cluster back: new UIDs, pods gone.
 
+Lists that are ahead of etcd's revision (an API server still serving what it
+cached before an etcd restore made without --bump-revision) are refused with
+what to do: restart kube-apiserver on every master, then heal again.
+
 It exits 1 if anything failed (no API server reachable included); the report
 and -o json say what was replaced, deleted and failed. etcd restore runs it as
 its last step (--skip-k8s-heal turns that off).
