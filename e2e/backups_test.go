@@ -463,9 +463,12 @@ func TestBackupsBadInputs(t *testing.T) {
 		}
 	}
 
-	// --s3-credentials-from-secret: the lab's masters have no kubectl.
+	// --s3-credentials-from-secret with kubectl on the masters (the lab's real
+	// kube-apiserver) and no such secret: kubectl's own one-line error.
 	const ref = "default/etcd-backup-s3-credentials"
-	want := "ncnpush: read S3 credentials from Kubernetes secret " + ref + " on ncn-m001: kubectl not found on ncn-m001\n"
+	lab.MustSSH(t, "ncn-m001", "kubectl delete secret -n default etcd-backup-s3-credentials --ignore-not-found")
+	want := "ncnpush: read S3 credentials from Kubernetes secret " + ref + " on ncn-m001: " +
+		"Error from server (NotFound): secrets \"etcd-backup-s3-credentials\" not found\n"
 	r = runKept(t, nil, "backups", "list", "-i", lab.Inventory, "--known-hosts", lab.KnownHosts, "--s3-credentials-from-secret", ref)
 	if oneLineError(t, "list --s3-credentials-from-secret", r); r.stderr != want || r.code != 1 {
 		t.Errorf("list --s3-credentials-from-secret: exit %d\n%s\nwant:\n%s", r.code, r.stderr, want)
@@ -479,6 +482,17 @@ func TestBackupsBadInputs(t *testing.T) {
 	r = runKept(t, nil, "backups", "list", "--s3-credentials-from-secret", ref)
 	if msg := oneLineError(t, "secret without -i", r); r.code != 2 || !strings.Contains(msg, "needs -i INVENTORY") {
 		t.Errorf("secret without -i: exit %d: %s", r.code, msg)
+	}
+	// The secret as CSM keeps it: the keys in it are the ones used, whatever
+	// the environment says.
+	lab.MustSSH(t, "ncn-m001", "kubectl create secret generic -n default etcd-backup-s3-credentials"+
+		" --from-literal=access_key="+lab.S3Env["AWS_ACCESS_KEY_ID"]+" --from-literal=secret_key="+secret+
+		" --from-literal=http_s3_endpoint="+lab.S3Env["AWS_ENDPOINT_URL"]+" >/dev/null")
+	t.Cleanup(func() { lab.SSH(t, "ncn-m001", "kubectl delete secret -n default etcd-backup-s3-credentials") })
+	r = runKept(t, []string{"AWS_ACCESS_KEY_ID=nosuchkey0123456789", "AWS_SECRET_ACCESS_KEY=" + wrong},
+		"backups", "list", "-i", lab.Inventory, "--known-hosts", lab.KnownHosts, "--s3-credentials-from-secret", ref)
+	if r.code != 0 || !strings.Contains(r.stdout, "etcd-backup-") {
+		t.Errorf("list with the keys from %s: exit %d\n%s\n%s", ref, r.code, r.stdout, r.stderr)
 	}
 	noSnapshotDirs(t)
 
