@@ -270,7 +270,7 @@ func TestBackupsCreateIsACSMBackupThatRestores(t *testing.T) {
 	}
 
 	// ncnpush restores it: what was written before is there, after is not.
-	rr := runKept(t, nil, restoreArgs("--backup", c.Name, "--yes")...)
+	rr := runKept(t, nil, restoreArgs("--backup", c.Name, "--yes", "--skip-k8s-heal")...)
 	if rr.code != 0 {
 		t.Fatalf("etcd restore --backup %s: exit %d\n%s\n%s", c.Name, rr.code, rr.stdout, rr.stderr)
 	}

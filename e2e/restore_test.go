@@ -144,7 +144,8 @@ func TestRestoreHappyPath(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}()
-	r := runNcnpush(t, "", restoreArgs("--backup", name, "--yes", "-o", "json")...)
+	// The heal after the restore is tested on its own (k8s_heal_test.go).
+	r := runNcnpush(t, "", restoreArgs("--backup", name, "--yes", "-o", "json", "--skip-k8s-heal")...)
 	close(stop)
 	if r.code != 0 {
 		t.Fatalf("restore exit %d\nstderr:\n%s", r.code, r.stderr)
@@ -425,7 +426,7 @@ func TestRestoreRecoversFromAnInterruptedRunsLeftovers(t *testing.T) {
 			lab.SSH(t, n, "rm -rf /var/lib/etcd/member.incoming-19990101T000000Z")
 		}
 	})
-	r := runNcnpush(t, "", restoreArgs("--backup", name, "--yes")...)
+	r := runNcnpush(t, "", restoreArgs("--backup", name, "--yes", "--skip-k8s-heal")...)
 	if r.code != 0 {
 		t.Fatalf("restore over leftovers: exit %d\n%s", r.code, r.stderr)
 	}
