@@ -71,9 +71,10 @@ demo: $(BIN) lab-up
 	$(LAB) seed -tag after -n 200
 	@echo "== the bucket, as ncnpush sees it"
 	set -a; . $(LAB_DIR)/s3.env; set +a; $(BIN) backups list
-	@echo "== 4. restore the latest backup on every master"
+	@echo "== 4. restore the latest backup on every master (revision bumped, so that the API servers"
+	@echo "==    drop their cache), then heal the CronJobs a restore leaves stuck"
 	set -a; . $(LAB_DIR)/s3.env; set +a; $(BIN) etcd restore -i $(LAB_DIR)/inventory.yaml \
-		--known-hosts $(LAB_DIR)/known_hosts --backup latest --yes
+		--known-hosts $(LAB_DIR)/known_hosts --backup latest --yes --bump-revision
 	@echo "== 5. every member holds exactly the backup's data"
 	$(LAB) check -tag before -n 1000 -absent after
 	$(BIN) etcd status -i $(LAB_DIR)/inventory.yaml --known-hosts $(LAB_DIR)/known_hosts
