@@ -20,7 +20,8 @@
 #                ETCD_QUOTA_BYTES > 4 GiB in the lab, which this script sets)
 #   BENCH_HOSTS  B3 host count (default 50)
 #   LAB_NET      which container-master lab (default 0), LIGHT_NET the light lab's /24
-#   BENCH_KEEP_LAB=1  leave the labs up at the end
+#   BENCH_KEEP_LAB=1  leave the labs up at the end; BENCH_REUSE_LAB=1 use the lab
+#                that is up instead of a fresh one
 #
 # Each section's table is kept in bench/results/<section>.md, so a narrowed run
 # (BENCH_ONLY=B3) updates its own section and keeps the others'.
@@ -131,7 +132,11 @@ lab() {
 	[[ -n $lab_up ]] && return 0
 	# A 4 GiB snapshot needs a backend quota above etcd's default 2 GiB.
 	export ETCD_QUOTA_BYTES=${ETCD_QUOTA_BYTES:-8589934592}
-	$LAB up >&2
+	if [[ ${BENCH_REUSE_LAB:-} == 1 ]] && $LAB status >/dev/null 2>&1; then
+		log "reusing the lab that is up (BENCH_REUSE_LAB=1)"
+	else
+		$LAB up >&2
+	fi
 	lab_up=1
 	seeded=0
 	printf '[masters]\n%s\n' "${NODES[@]}" >"$work/masters.ini"
@@ -155,10 +160,19 @@ s3() { (set -a; . "$LAB_DIR/s3.env"; set +a; "$@"); }
 # seed_to MIB: the cluster holds MIB keys of 1 MiB of incompressible data.
 seed_to() {
 	local n=$(($1 - seeded))
-	((n > 0)) || return 0
+	((n > 0)) || { compact; return 0; }
 	log "seeding $n more keys of 1 MiB (to $1 MiB)"
 	$LAB seed -tag "bench$1" -n "$n" -size 1048576 -timeout 60m >&2
 	seeded=$1
+	compact
+}
+# compact: drop the history (earlier runs' writes of the same keys) and
+# defragment, so that a snapshot is the size of the data it holds.
+compact() {
+	local rev
+	rev=$($LAB etcdctl endpoint status -w json | grep -o '"revision":[0-9]*' | head -n 1 | cut -d: -f2)
+	$LAB etcdctl compact "$rev" --physical >/dev/null 2>&1 || true # already compacted is fine
+	$LAB etcdctl defrag >/dev/null
 }
 clean_nodes() {
 	local n
@@ -200,7 +214,7 @@ b1() {
 			ansible)
 				mkdir -p "$work/ansible"
 				open_masters "$LAB_DIR/ssh_config"
-				measure "$f-ansible" ansible-playbook -i "$work/masters.ini" -f 3 bench/b1-distribute.yml \
+				s3 measure "$f-ansible" ansible-playbook -i "$work/masters.ini" -f 3 bench/b1-distribute.yml \
 					-e "s3_endpoint=$endpoint" -e "key=$key" -e "work=$work/ansible" -e "dest=$NODE_DIR"
 				close_masters
 				rm -rf "$work/ansible"
@@ -309,7 +323,7 @@ b2() {
 			ansible)
 				mkdir -p "$work/ansible"
 				open_masters "$LAB_DIR/ssh_config"
-				measure "$f-ansible" ansible-playbook -i "$work/masters.ini" -f 3 bench/b2-restore.yml \
+				s3 measure "$f-ansible" ansible-playbook -i "$work/masters.ini" -f 3 bench/b2-restore.yml \
 					-e "s3_endpoint=$endpoint" -e "key=$key" -e "work=$work/ansible"
 				close_masters
 				rm -rf "$work/ansible"
