@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/ncnpush/ncnpush/backups"
@@ -75,7 +76,12 @@ func Push(ctx context.Context, o PushOptions) error {
 	for _, h := range o.Hosts {
 		queues[h] = make(chan []byte, QueueDepth)
 	}
-	// Readers feed each host's upload from its queue.
+	// Readers feed each host's upload from its queue. The first upload to
+	// fail stops the others and the reader (it is the context's cause).
+	var (
+		upMu    sync.Mutex
+		firstUp error
+	)
 	upErr := make(chan error, 1)
 	go func() {
 		upErr <- o.Hosts.ParallelEach(ctx, len(o.Hosts), func(ctx context.Context, h *hosts.Host) error {
@@ -89,6 +95,11 @@ func Push(ctx context.Context, o PushOptions) error {
 				o.Record(h.Name, start, err)
 			}
 			if err != nil {
+				upMu.Lock()
+				if firstUp == nil {
+					firstUp = err
+				}
+				upMu.Unlock()
 				cancel(err)
 				return fmt.Errorf("push snapshot: %w", err)
 			}
@@ -99,7 +110,13 @@ func Push(ctx context.Context, o PushOptions) error {
 	if readErr != nil {
 		cancel(readErr)
 	}
-	if err := <-upErr; readErr == nil {
+	err := <-upErr
+	upMu.Lock()
+	byUpload := firstUp != nil && readErr == firstUp
+	upMu.Unlock()
+	if readErr == nil || byUpload {
+		// The hosts' errors, each naming its host (the reader only saw
+		// the cancellation a failed upload caused).
 		return err
 	}
 	return readErr
