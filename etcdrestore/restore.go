@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/ncnpush/ncnpush/hosts"
 	"github.com/ncnpush/ncnpush/output"
 	"github.com/ncnpush/ncnpush/phases"
 	"github.com/ncnpush/ncnpush/tasks"
@@ -133,7 +135,9 @@ func Run(ctx context.Context, o Options) (*output.Report, Result, error) {
 		rep, err = r.runTask(rbCtx, rb, rep)
 		res.RolledBack = err == nil
 		if err != nil {
-			runErr = fmt.Errorf("%w: %w; rollback: %w", ErrRollbackFailed, runErr, err)
+			var started string
+			rep, started = r.restartPutBack(rbCtx, rb, rep)
+			runErr = fmt.Errorf("%w: %w; rollback: %w%s", ErrRollbackFailed, runErr, err, started)
 		} else {
 			runErr = fmt.Errorf("%w: %w", ErrRolledBack, runErr)
 		}
@@ -145,8 +149,12 @@ func Run(ctx context.Context, o Options) (*output.Report, Result, error) {
 		}
 		var finErr error
 		rep, finErr = r.runTask(context.WithoutCancel(ctx), fin, rep)
-		if finErr != nil && runErr == nil {
+		switch {
+		case finErr != nil && runErr == nil:
 			runErr = finErr
+		case finErr != nil:
+			// Say so: a staged snapshot (every Secret) may be left on a node.
+			runErr = fmt.Errorf("%w; clean-up: %w", runErr, finErr)
 		}
 	}
 	if runErr == nil && !o.DryRun {
@@ -164,6 +172,61 @@ func Run(ctx context.Context, o Options) (*output.Report, Result, error) {
 		}
 	}
 	return rep, res, runErr
+}
+
+// restartPutBack handles a rollback whose first phase (putting back the
+// pre-restore member) failed on some hosts, typically one ncnpush lost
+// (sshd gone, node rebooting): the later rollback phases did not run, and
+// etcd would stay stopped everywhere, the whole cluster down although the
+// other members are back as they were. It starts etcd again on the hosts
+// whose member was put back, so that they keep the cluster's quorum, and
+// returns what to add to the error.
+func (r *run) restartPutBack(ctx context.Context, rb *tasks.Task, rep *output.Report) (*output.Report, string) {
+	if rep == nil || len(rb.Phases) < 2 {
+		return rep, ""
+	}
+	var putBack *output.PhaseResult
+	for i := range rep.Phases {
+		if rep.Phases[i].Title == rb.Phases[0].Title {
+			putBack = &rep.Phases[i]
+		}
+	}
+	if putBack == nil || putBack.Status != output.StatusFailed {
+		return rep, "" // the later phases ran on every host
+	}
+	ok := map[string]bool{}
+	var failed []string
+	for _, h := range putBack.Hosts {
+		if h.Status == output.StatusOK {
+			ok[h.Host] = true
+		} else {
+			failed = append(failed, h.Host)
+		}
+	}
+	sub := r.env.Hosts.Filter(func(h *hosts.Host) bool { return ok[h.Name] })
+	if len(sub) == 0 {
+		return rep, ""
+	}
+	env := &phases.Env{Hosts: sub, Templates: r.env.Templates, Vars: r.env.Vars, ExtraVars: r.env.ExtraVars,
+		Forks: r.env.Forks, Out: r.env.Out, Logger: r.env.Logger}
+	task := &tasks.Task{Name: TaskRollback, Phases: []tasks.Phase{{
+		Title:    "Rollback: start etcd on the masters whose member was put back",
+		Template: rb.Phases[1].Template,
+	}}}
+	ps, err := phases.FromTask(env, task)
+	if err != nil {
+		return rep, fmt.Sprintf(" (etcd could not be started again on %s: %v)", strings.Join(sub.Names(), ", "), err)
+	}
+	m := &phases.Manager{Action: TaskRollback, Phases: ps, Hosts: sub.Names(), Out: r.env.Out, Logger: r.env.Logger}
+	srep, err := m.Run(ctx)
+	rep = phases.AppendReport(rep, srep)
+	if err != nil {
+		return rep, fmt.Sprintf(" (etcd did not start again on every one of %s: %v)", strings.Join(sub.Names(), ", "), err)
+	}
+	data := r.env.Vars["data_dir"]
+	return rep, fmt.Sprintf(" (etcd runs again on %s with the member from before the restore; on %s, once reachable: "+
+		"if %v/member.pre-restore-%s exists, move %v/member aside and that directory back to %v/member, then start etcd)",
+		strings.Join(sub.Names(), ", "), strings.Join(failed, ", "), data, r.runID, data, data)
 }
 
 // runTask runs task t and appends its phases to prev (renumbered).
