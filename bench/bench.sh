@@ -139,6 +139,13 @@ lab() {
 	fi
 	lab_up=1
 	seeded=0
+	if [[ ${BENCH_REUSE_LAB:-} == 1 ]]; then
+		# Sizes seeded by an earlier run: tags bench<MiB> hold the keys.
+		local t
+		for t in $($LAB count 2>/dev/null | head -n 1 | grep -o 'bench[0-9]*:[0-9]*' || true); do
+			((${t#*:} > 0)) && seeded=$((seeded + ${t#*:}))
+		done
+	fi
 	printf '[masters]\n%s\n' "${NODES[@]}" >"$work/masters.ini"
 	python_on_masters
 }
@@ -172,7 +179,7 @@ compact() {
 	local rev
 	rev=$($LAB etcdctl endpoint status -w json | grep -o '"revision":[0-9]*' | head -n 1 | cut -d: -f2)
 	$LAB etcdctl compact "$rev" --physical >/dev/null 2>&1 || true # already compacted is fine
-	$LAB etcdctl defrag >/dev/null
+	$LAB etcdctl --command-timeout=600s defrag >/dev/null
 }
 clean_nodes() {
 	local n
@@ -303,6 +310,12 @@ b1_fragment() {
 b2() {
 	local size=256 key name i k tools=(ncnpush ansible) endpoint heal=()
 	lab
+	if ((seeded > size)); then
+		log "B2 needs a cluster of $size MiB: a fresh lab"
+		$LAB up >&2
+		seeded=0
+		python_on_masters
+	fi
 	seed_to "$size"
 	key=$($LAB backup | tail -n 1)
 	name=$(basename "$key" .tar.gz)
@@ -416,12 +429,18 @@ b3() {
 # ---------------------------------------------------------------- run
 log "start: $(nproc) cores, load $(load); runs $RUNS; sections $ONLY"
 if want B3; then b3; fi
+# B2 right after B1 at 256 MiB (the cluster then holds exactly that); the
+# larger sizes seed on top.
+b2_done=""
 if want B1 || want B4; then
-	for size in $SIZES; do b1 "$size"; done
+	for size in $SIZES; do
+		if ((size > 256)) && want B2 && [[ -z $b2_done ]]; then b2; b2_done=1; fi
+		b1 "$size"
+	done
 	b1_fragment
 	b4_fragment
 fi
-if want B2; then b2; fi
+if want B2 && [[ -z $b2_done ]]; then b2; fi
 
 {
 	echo "# Benchmarks"
