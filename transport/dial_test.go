@@ -49,7 +49,7 @@ func TestUnknownHostKeyRefused(t *testing.T) {
 	}
 	msg := err.Error()
 	fp := ssh.FingerprintSHA256(s.hostKeys[hkErr.KeyType].PublicKey())
-	for _, want := range []string{"ncn-test: connect 127.0.0.1:", hkErr.KeyType, fp, "--accept-new-host-keys", "ssh-keyscan -p " + fmt.Sprint(s.port) + " 127.0.0.1"} {
+	for _, want := range []string{"ncn-test: connect 127.0.0.1:", hkErr.KeyType, fp, "--accept-new-host-keys", "ssh-keyscan -p " + fmt.Sprint(s.port) + " 127.0.0.1 >> " + cfg.KnownHostsFiles[0]} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("message %q lacks %q", msg, want)
 		}
@@ -107,7 +107,8 @@ func TestChangedHostKeyRefused(t *testing.T) {
 	}
 	msg := err.Error()
 	offered := ssh.FingerprintSHA256(s.hostKeys[ssh.KeyAlgoED25519].PublicKey())
-	for _, want := range []string{"ncn-test: connect", "CHANGED", offered, ssh.FingerprintSHA256(other.PublicKey()), cfg.KnownHostsFiles[0] + ":2"} {
+	for _, want := range []string{"ncn-test: connect", "CHANGED", offered, ssh.FingerprintSHA256(other.PublicKey()), cfg.KnownHostsFiles[0] + ":2",
+		"ssh-keygen -f " + cfg.KnownHostsFiles[0] + " -R "} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("message %q lacks %q", msg, want)
 		}

@@ -82,6 +82,10 @@ type HostKeyError struct {
 	// Known lists the known_hosts entries for the host ("file:line type
 	// fingerprint"); empty for an unknown host.
 	Known []string
+	// File is the known_hosts file the hints name: the first one in use
+	// (--known-hosts, UserKnownHostsFile, or ~/.ssh/known_hosts), the one
+	// --accept-new-host-keys would write to. Empty: ~/.ssh/known_hosts.
+	File string
 	// Err is the sentinel: ErrUnknownHostKey, ErrHostKeyMismatch or
 	// ErrHostKeyRevoked.
 	Err error
@@ -90,20 +94,35 @@ type HostKeyError struct {
 // Error returns a one-line message saying what was offered and what to do.
 func (e *HostKeyError) Error() string {
 	offered := e.KeyType + " " + e.Fingerprint
+	file := e.File
+	if file == "" {
+		file = "~/.ssh/known_hosts"
+	}
 	switch e.Err {
 	case ErrUnknownHostKey:
-		return fmt.Sprintf("unknown host key %s for %s: pass --accept-new-host-keys, or add it with ssh-keyscan %s >> ~/.ssh/known_hosts after checking the fingerprint",
-			offered, e.Address, keyscanArgs(e.Address))
+		return fmt.Sprintf("unknown host key %s for %s: pass --accept-new-host-keys, or add it with ssh-keyscan %s >> %s after checking the fingerprint",
+			offered, e.Address, keyscanArgs(e.Address), file)
 	case ErrHostKeyRevoked:
 		return fmt.Sprintf("host key %s for %s is marked @revoked in known_hosts; refusing to connect", offered, e.Address)
 	default:
-		return fmt.Sprintf("host key for %s has CHANGED: server offered %s but known_hosts has %s; refusing to connect (if the change is expected, remove the old entry with ssh-keygen -R '%s')",
-			e.Address, offered, strings.Join(e.Known, ", "), e.Address)
+		return fmt.Sprintf("host key for %s has CHANGED: server offered %s but known_hosts has %s; refusing to connect (if the change is expected, remove the old entry with ssh-keygen -f %s -R '%s')",
+			e.Address, offered, strings.Join(e.Known, ", "), knownFile(e.Known, file), e.Address)
 	}
 }
 
 // Unwrap returns the sentinel.
 func (e *HostKeyError) Unwrap() error { return e.Err }
+
+// knownFile is the file of the first "file:line ..." entry, else def.
+func knownFile(known []string, def string) string {
+	if len(known) > 0 {
+		entry, _, _ := strings.Cut(known[0], " ")
+		if i := strings.LastIndex(entry, ":"); i > 0 {
+			return entry[:i]
+		}
+	}
+	return def
+}
 
 // keyscanArgs turns a known_hosts address ("host" or "[host]:port") into
 // ssh-keyscan arguments.

@@ -77,6 +77,9 @@ func (h *hostKeyChecker) check(hostname string, remote net.Addr, key ssh.PublicK
 		KeyType:     key.Type(),
 		Fingerprint: ssh.FingerprintSHA256(key),
 	}
+	if len(h.ep.knownHostsFiles) > 0 {
+		hkErr.File = h.ep.knownHostsFiles[0]
+	}
 	var keyErr *knownhosts.KeyError
 	var revokedErr *knownhosts.RevokedError
 	switch {
