@@ -344,7 +344,7 @@ b2() {
 				;;
 			esac
 			# Both must leave a healthy cluster holding the snapshot's keys.
-			$LAB check -tag "bench$size" -n "$size" >/dev/null 2>"$work/check" || { cat "$work/check" >&2; die "B2: ${tools[$k]} left the cluster without the snapshot's data"; }
+			$LAB check -tag "bench$size" -n "$size" -size 1048576 >/dev/null 2>"$work/check" || { cat "$work/check" >&2; die "B2: ${tools[$k]} left the cluster without the snapshot's data"; }
 		done
 		log "  run $i: ncnpush $(tail -n 1 "$f-ncnpush") ansible $(tail -n 1 "$f-ansible") (s, KiB)"
 	done
