@@ -254,14 +254,14 @@ b1() {
 		echo "- load average during the runs: $(load)"
 		echo
 	} >"$work/B1-$size.md"
-	cp "$f-ncnpush" "$work/b4-$size"
-	echo "$bytes" >"$work/b4-$size.bytes"
+	# B4's data, kept for narrowed runs: "seconds peak-KiB" per run.
+	cp "$f-ncnpush" "$RES/b4-$size.txt"
 }
 
 b4_fragment() {
-	local size any=""
-	for size in $SIZES; do [[ -f $work/b4-$size ]] && any=1; done
-	[[ -n $any ]] || return 0
+	local size any="" sizes=()
+	for size in 256 1024 4096; do [[ -f $RES/b4-$size.txt ]] && sizes+=("$size"); done
+	((${#sizes[@]})) || return 0
 	{
 		echo "## B4. ncnpush's peak RSS during B1"
 		echo
@@ -270,16 +270,15 @@ b4_fragment() {
 		echo "| snapshot | runs | median MiB | min–max MiB |"
 		echo "|---|---|---|---|"
 		local ok=1 mx
-		for size in $SIZES; do
-			[[ -f $work/b4-$size ]] || continue
-			awk '{print $2/1024}' "$work/b4-$size" >"$work/b4-$size.mib"
+		for size in "${sizes[@]}"; do
+			awk '{print $2/1024}' "$RES/b4-$size.txt" >"$work/b4-$size.mib"
 			mx=$(sort -n "$work/b4-$size.mib" | tail -n 1)
 			awk -v m="$mx" 'BEGIN {exit !(m < 64)}' || ok=0
-			printf '| %s MiB | %s | %.1f | %s |\n' "$size" "$(wc -l <"$work/b4-$size")" "$(median <"$work/b4-$size.mib")" \
+			printf '| %s MiB | %s | %.1f | %s |\n' "$size" "$(wc -l <"$RES/b4-$size.txt")" "$(median <"$work/b4-$size.mib")" \
 				"$(awk '{printf "%.1f\n", $1}' "$work/b4-$size.mib" | minmax)"
 		done
 		echo
-		goal "flat, under 64 MiB at every size measured ($(echo $SIZES | tr ' ' ','): see B1 for which ran)" "$ok"
+		goal "flat, under 64 MiB at every size measured (${sizes[*]} MiB)" "$ok"
 		echo
 	} >"$RES/B4.md"
 }
@@ -320,7 +319,9 @@ b2() {
 	key=$($LAB backup | tail -n 1)
 	name=$(basename "$key" .tar.gz)
 	endpoint=$(s3 printenv AWS_ENDPOINT_URL)
-	"$BIN" etcd restore --help 2>&1 | grep -q -- --skip-k8s-heal && heal=(--skip-k8s-heal) # the lab has no Kubernetes
+	local help
+	help=$("$BIN" etcd restore --help 2>&1)
+	[[ $help == *--skip-k8s-heal* ]] && heal=(--skip-k8s-heal) # the lab has no Kubernetes: the peer does not heal either
 	log "B2 at $size MiB: $key"
 	local f=$work/b2
 	: >"$f-ncnpush"
