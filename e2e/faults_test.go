@@ -911,6 +911,8 @@ var (
 	normPort   = regexp.MustCompile(`127\.0\.0\.1:[0-9]{2,5}`)
 	normNet    = regexp.MustCompile(`10\.77\.[0-9]+\.`)
 	normHex    = regexp.MustCompile(`[0-9a-f]{12,}`)
+	normTmp    = regexp.MustCompile(`/tmp/TestFaults[^/ ]*/[0-9]+`)
+	normFP     = regexp.MustCompile(`SHA256:[A-Za-z0-9+/]{43}`)
 )
 
 func normalize(s string) string {
@@ -929,6 +931,11 @@ func normalize(s string) string {
 	})
 	s = normNet.ReplaceAllString(s, "10.77.N.")
 	s = normHex.ReplaceAllString(s, "<hex>")
+	s = normTmp.ReplaceAllString(s, "<tmp>")
+	s = normFP.ReplaceAllString(s, "SHA256:<fingerprint>")
+	if r := []rune(s); len(r) > 260 {
+		s = string(r[:260]) + " …"
+	}
 	s = strings.ReplaceAll(s, "|", `\|`)
 	return s
 }
