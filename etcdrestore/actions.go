@@ -100,14 +100,33 @@ func (p *preflightPhase) check() error {
 	return nil
 }
 
-// joinLines joins errors one per line, indented.
+// joinLines joins errors one per line, indented. The result still wraps
+// each of them, for errors.Is (an interrupted run is context.Canceled).
 func joinLines(errs []error) error {
-	msgs := make([]string, len(errs))
-	for i, e := range errs {
-		msgs[i] = e.Error()
-	}
-	return errors.New(strings.Join(msgs, "\n  "))
+	return lineErrors(errs)
 }
+
+// interrupted is why ctx ended: ctx.Err() (context.Canceled, which the CLI
+// turns into exit 130), with the cause (say, the signal) when there is one.
+func interrupted(ctx context.Context) error {
+	if cause := context.Cause(ctx); cause != nil && cause != ctx.Err() {
+		return fmt.Errorf("%w (%v)", ctx.Err(), cause)
+	}
+	return ctx.Err()
+}
+
+// lineErrors are errors shown one per line.
+type lineErrors []error
+
+func (e lineErrors) Error() string {
+	msgs := make([]string, len(e))
+	for i, err := range e {
+		msgs[i] = err.Error()
+	}
+	return strings.Join(msgs, "\n  ")
+}
+
+func (e lineErrors) Unwrap() []error { return e }
 
 // lock is one node's restore lock: a command holding an flock, ended to
 // release it.
@@ -142,6 +161,11 @@ func (p *preflightPhase) lock(ctx context.Context) error {
 		}(h)
 	}
 	wg.Wait()
+	if len(errs) > 0 && ctx.Err() != nil {
+		// Interrupted while taking them: no other restore is to blame.
+		p.r.releaseLocks()
+		return fmt.Errorf("take the locks: %w: nothing was changed on any node", interrupted(ctx))
+	}
 	if len(errs) > 0 {
 		p.r.releaseLocks()
 		sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
@@ -258,6 +282,9 @@ func (p *confirmPhase) Run(ctx context.Context) error {
 	if !p.r.opts.Yes {
 		fmt.Fprintf(p.r.opts.Prompt, "Type %q to stop etcd on %d masters and swap in the backup: ", ConfirmWord, len(p.Hosts))
 		answer, err := readLine(ctx, p.r.opts.Stdin)
+		if err != nil && ctx.Err() != nil {
+			return fmt.Errorf("%w: %w: nothing was changed on any node (staged copies are removed)", ErrNotConfirmed, interrupted(ctx))
+		}
 		if err != nil || strings.TrimSpace(answer) != ConfirmWord {
 			return fmt.Errorf("%w: nothing was changed on any node (staged copies are removed)", ErrNotConfirmed)
 		}

@@ -1,7 +1,9 @@
 package etcdrestore
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -79,5 +81,21 @@ func TestVerifyCompareAgainstTheSnapshotsKeys(t *testing.T) {
 				t.Fatalf("errors %v, want one containing %q", errs, tc.want)
 			}
 		})
+	}
+}
+
+func TestJoinLinesKeepsTheCauses(t *testing.T) {
+	err := fmt.Errorf("%w:\n  %w", ErrVerify, joinLines([]error{
+		fmt.Errorf("ncn-m001: read member view: %w", context.Canceled), fmt.Errorf("ncn-m002: late")}))
+	if !errors.Is(err, context.Canceled) || !errors.Is(err, ErrVerify) {
+		t.Fatalf("%v: the causes are lost", err)
+	}
+	if want := "verification failed:\n  ncn-m001: read member view: context canceled\n  ncn-m002: late"; err.Error() != want {
+		t.Fatalf("%q, want %q", err, want)
+	}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(errors.New("interrupt signal received"))
+	if got := interrupted(ctx); !errors.Is(got, context.Canceled) || got.Error() != "context canceled (interrupt signal received)" {
+		t.Fatalf("interrupted = %v", got)
 	}
 }

@@ -225,8 +225,9 @@ func (r *run) restartPutBack(ctx context.Context, rb *tasks.Task, rep *output.Re
 	}
 	data := r.env.Vars["data_dir"]
 	return rep, fmt.Sprintf(" (etcd runs again on %s with the member from before the restore; on %s, once reachable: "+
-		"if %v/member.pre-restore-%s exists, move %v/member aside and that directory back to %v/member, then start etcd)",
-		strings.Join(sub.Names(), ", "), strings.Join(failed, ", "), data, r.runID, data, data)
+		"if %v/member.pre-restore-%s exists, move %v/member aside and that directory back to %v/member, "+
+		"then remove %v, run systemctl daemon-reload and start etcd)",
+		strings.Join(sub.Names(), ", "), strings.Join(failed, ", "), data, r.runID, data, data, r.env.Vars["hold_dropin"])
 }
 
 // runTask runs task t and appends its phases to prev (renumbered).

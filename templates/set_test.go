@@ -37,6 +37,7 @@ func goldenData() map[string]any {
 			"dump_sha256":        "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
 			"start_timeout":      120,
 			"start_max_restarts": 3,
+			"hold_dropin":        "/etc/systemd/system/etcd.service.d/00-ncnpush-restore-hold.conf",
 			"bump_revision":      true,
 			"bump_amount":        1000000000,
 			"keys_rev":           int64(1000004242),
