@@ -56,19 +56,10 @@ Examples:
 			}
 			prog := output.NewProgress(c.App.ErrWriter, output.ProgressOptions{Printer: s.out})
 			rep, res, err := etcdbackup.Run(ctx, etcdbackup.Options{
-				Env:     s.env(nil, nil, false),
-				Backups: cl,
-				Vars:    extra,
-				Progress: func(host string, total int64) (func(int64), func(error)) {
-					bar := prog.Bar(host, "snapshot", total)
-					return bar.SetCurrent, func(err error) {
-						if err != nil {
-							bar.Abort()
-						} else {
-							bar.Done()
-						}
-					}
-				},
+				Env:      s.env(nil, nil, false),
+				Backups:  cl,
+				Vars:     extra,
+				Progress: snapshotBars(prog),
 			})
 			prog.Wait()
 			return s.finishCreate(rep, res, cl.Bucket(), err)

@@ -70,16 +70,7 @@ Examples:
 				MaxDumpSize: c.Int64(flagMaxDumpSize),
 				DryRun:      c.Bool(flagDryRun),
 				Prompt:      c.App.ErrWriter,
-				Progress: func(host string, total int64) (func(int64), func(error)) {
-					bar := prog.Bar(host, "snapshot", total)
-					return bar.SetCurrent, func(err error) {
-						if err != nil {
-							bar.Abort()
-						} else {
-							bar.Done()
-						}
-					}
-				},
+				Progress:    snapshotBars(prog),
 			})
 			prog.Wait()
 			return s.finishPush(rep, res, err)

@@ -236,3 +236,18 @@ func extraVars(c *cli.Context) (map[string]any, error) {
 	}
 	return ev, nil
 }
+
+// snapshotBars draws one "snapshot" progress bar per host on prog (the
+// Progress option of the restore, backups create and backups push).
+func snapshotBars(prog *output.Progress) func(host string, total int64) (func(int64), func(error)) {
+	return func(host string, total int64) (func(int64), func(error)) {
+		bar := prog.Bar(host, "snapshot", total)
+		return bar.SetCurrent, func(err error) {
+			if err != nil {
+				bar.Abort()
+			} else {
+				bar.Done()
+			}
+		}
+	}
+}

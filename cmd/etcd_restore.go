@@ -89,16 +89,7 @@ Examples:
 				Stdin:        c.App.Reader,
 				Prompt:       c.App.ErrWriter,
 				MaxDumpSize:  c.Int64(flagMaxDumpSize),
-				Progress: func(host string, total int64) (func(int64), func(error)) {
-					bar := prog.Bar(host, "snapshot", total)
-					return bar.SetCurrent, func(err error) {
-						if err != nil {
-							bar.Abort()
-						} else {
-							bar.Done()
-						}
-					}
-				},
+				Progress:     snapshotBars(prog),
 			})
 			for host, dir := range res.Kept {
 				s.out.Line(host, fmt.Sprintf("kept the pre-restore member: %s (ncnpush etcd cleanup removes it)", dir))
