@@ -396,6 +396,13 @@ func (s *faultSuite) runCell(t *testing.T, c faultCell) cellOutcome {
 		if strings.Contains(out, "put-back") {
 			cr.note = "on the lost " + cr.lost + " the operator put the member back as the error says"
 		}
+		// And lifts the hold on etcd that the stop phase left there, as the
+		// error also says.
+		const hold = "/etc/systemd/system/etcd.service.d/00-ncnpush-restore-hold.conf"
+		if !strings.Contains(msg, "then remove "+hold+", run systemctl daemon-reload") {
+			t.Errorf("the error does not tell the operator to lift the hold %s:\n%s", hold, msg)
+		}
+		lab.MustSSH(t, cr.lost, "rm -f "+hold+" && systemctl daemon-reload")
 	}
 	for _, n := range lab.Nodes {
 		if out, err := lab.SSH(t, n, "systemctl is-active etcd"); err != nil {
