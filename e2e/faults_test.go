@@ -869,6 +869,11 @@ func faultCells() []faultCell {
 					time.Sleep(time.Second)
 				}
 				l.cmd.Process.Signal(syscall.SIGINT)
+				if g.noYes {
+					// wait closes stdin: an EOF at the prompt is a "no", not
+					// an interruption. Let the signal be seen first.
+					l.waitFor("Confirm failed", time.Minute)
+				}
 				return cellRun{r: l.wait(t, 5*time.Minute)}
 			},
 		})
