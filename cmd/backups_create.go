@@ -118,8 +118,7 @@ func (s *session) finishCreate(rep *output.Report, res etcdbackup.Result, bucket
 		return s.exitError(err)
 	}
 	if len(rep.Phases) > 0 {
-		fmt.Fprintln(s.stdout)
-		if werr := output.WriteTable(s.stdout, rep, output.TableOptions{Color: s.out.Color(), Redactor: s.redactor}); werr != nil {
+		if werr := s.writeTable(rep); werr != nil {
 			return werr
 		}
 	}

@@ -182,8 +182,7 @@ func (s *session) finish(rep *output.Report, runErr error) error {
 				return err
 			}
 		} else {
-			fmt.Fprintln(s.stdout)
-			if err := output.WriteTable(s.stdout, rep, output.TableOptions{Color: s.out.Color(), Redactor: s.redactor}); err != nil {
+			if err := s.writeTable(rep); err != nil {
 				return err
 			}
 		}
@@ -250,4 +249,10 @@ func snapshotBars(prog *output.Progress) func(host string, total int64) (func(in
 			}
 		}
 	}
+}
+
+// writeTable prints the summary table of rep after a blank line.
+func (s *session) writeTable(rep *output.Report) error {
+	fmt.Fprintln(s.stdout)
+	return output.WriteTable(s.stdout, rep, output.TableOptions{Color: s.out.Color(), Redactor: s.redactor})
 }

@@ -149,8 +149,7 @@ func (s *session) finishHeal(rep *output.Report, res k8sheal.Result, dryRun bool
 		return s.exitError(err)
 	}
 	if len(rep.Phases) > 0 {
-		fmt.Fprintln(s.stdout)
-		if werr := output.WriteTable(s.stdout, rep, output.TableOptions{Color: s.out.Color(), Redactor: s.redactor}); werr != nil {
+		if werr := s.writeTable(rep); werr != nil {
 			return werr
 		}
 	}
@@ -246,8 +245,7 @@ func (s *session) finishRestore(rep *output.Report, heal *healPart, healErr erro
 			return err
 		}
 	} else {
-		fmt.Fprintln(s.stdout)
-		if err := output.WriteTable(s.stdout, rep, output.TableOptions{Color: s.out.Color(), Redactor: s.redactor}); err != nil {
+		if err := s.writeTable(rep); err != nil {
 			return err
 		}
 		if heal != nil && heal.Status != output.StatusSkipped {
