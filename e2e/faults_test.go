@@ -704,6 +704,20 @@ func faultCells() []faultCell {
 			},
 		})
 	}
+	// The staged copy is not hashed again on the node (see
+	// etcd-check-dump.sh.tmpl): the restore into staging must refuse a copy
+	// that went bad on one node's disk after the stream.
+	cells = append(cells, faultCell{
+		name: "archive-corrupt-on-node", fault: "6 staged copy corrupt on one node (a byte flipped on disk)", phase: phRestore,
+		code: 1, errHas: []string{"ncn-m002", "does not match the sha256 etcd appended to it"}, data: dataOriginal,
+		run: func(t *testing.T, s *faultSuite) cellRun {
+			dir := t.TempDir()
+			overrideTemplate(t, dir, "etcd-check-dump.sh.tmpl", "printf '{\"bytes\"",
+				`if [[ $(hostname) == ncn-m002 ]]; then b=$(dd if="$dump" bs=1 skip=8192 count=1 status=none | od -An -tu1 | tr -d ' '); `+
+					`printf "\\$(printf %03o $(((b ^ 1) & 255)))" | dd of="$dump" bs=1 seek=8192 conv=notrunc status=none; fi`)
+			return cellRun{r: runNcnpush(t, "", s.restoreJSON("--templates", dir)...)}
+		},
+	})
 	cells = append(cells,
 		faultCell{
 			name: "host-key-changed", fault: "7 changed host key on one node", phase: "connect",
@@ -829,7 +843,7 @@ func faultCells() []faultCell {
 		{id: "02-locks", phase: phCheck},
 		{id: "03-stage", phase: phStage, tmpl: "etcd-stage.sh.tmpl", anchor: "for leftover"},
 		{id: "04-push", phase: phPush, slowS3: true},
-		{id: "05-check-dump", phase: phDump, tmpl: "etcd-check-dump.sh.tmpl", anchor: "case $tool"},
+		{id: "05-check-dump", phase: phDump, tmpl: "etcd-check-dump.sh.tmpl", anchor: "bytes=$(stat"},
 		{id: "06-restore-staging", phase: phRestore, tmpl: "etcd-restore-staging.sh.tmpl", anchor: "echo \"restored member"},
 		{id: "07-count-keys", phase: phCount},
 		{id: "08-confirm", phase: phConfirm, noYes: true},

@@ -295,9 +295,9 @@ func (p *confirmPhase) Run(ctx context.Context) error {
 	return nil
 }
 
-// plan reads what the staged snapshot holds (its revision from the nodes'
-// snapshot status, its live keys from the throw-away etcd), checks the two
-// agree, and prints the plan. Outside a dry run the key count must be known:
+// plan reads what the staged snapshot holds (its revision by snapshot
+// status and as the throw-away etcd serves it, and its live keys), checks the
+// two revisions agree, and prints the plan. Outside a dry run the key count must be known:
 // the verification compares every restored member against it.
 func (p *confirmPhase) plan(dryRun bool) error {
 	r := p.r
@@ -306,16 +306,13 @@ func (p *confirmPhase) plan(dryRun bool) error {
 		return fmt.Errorf("%w: %w", ErrVerify, err)
 	}
 	r.mu.Lock()
-	r.snapRev = snapshotRevision(p.Hosts)
 	if counted {
 		r.snapKeys = count.Keys
-		if r.snapRev == 0 {
-			r.snapRev = count.Revision
-		}
+		r.snapRev = count.StatusRevision
 	}
 	r.mu.Unlock()
 	switch {
-	case counted && count.Revision != r.snapRev:
+	case counted && count.Revision != count.StatusRevision:
 		return fmt.Errorf("%w: the staged snapshot's revision is %d by snapshot status but %d served by etcd: nothing was changed on any node",
 			ErrVerify, r.snapRev, count.Revision)
 	case !counted && !dryRun:
@@ -470,10 +467,13 @@ func (p *verifyPhase) Run(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-		case <-time.After(2 * time.Second):
+		case <-time.After(verifyRetry):
 		}
 	}
 }
+
+// verifyRetry is how long verify waits between two reads of the members.
+const verifyRetry = 500 * time.Millisecond
 
 func (p *verifyPhase) read(ctx context.Context, script string) (map[string]health, []error) {
 	views := map[string]health{}
@@ -529,14 +529,22 @@ func (p *verifyPhase) compare(views map[string]health) []error {
 		revs[st.Header.Revision] = append(revs[st.Header.Revision], h.Name)
 		counts[v.Keys.Count] = append(counts[v.Keys.Count], h.Name)
 		leaders[st.Leader] = true
-		if !p.rollback && r.snapRev > 0 && st.Header.Revision < r.snapRev {
+		if !p.rollback && r.keysRev > 0 && st.Header.Revision < r.keysRev {
+			errs = append(errs, fmt.Errorf("%s: revision %d is older than the restored revision %d", h.Name, st.Header.Revision, r.keysRev))
+		} else if !p.rollback && r.snapRev > 0 && st.Header.Revision < r.snapRev {
 			errs = append(errs, fmt.Errorf("%s: revision %d is older than the snapshot's %d", h.Name, st.Header.Revision, r.snapRev))
 		}
 		if !p.rollback && r.keysRev > 0 && v.Keys.Count != r.snapKeys {
 			errs = append(errs, fmt.Errorf("%s: %d keys at the restored revision %d, the snapshot holds %d", h.Name, v.Keys.Count, r.keysRev, r.snapKeys))
 		}
 	}
-	if len(revs) > 1 {
+	// Counted at the restored revision, the members' data is compared
+	// whatever the API servers have written since, and their newest
+	// revisions may differ by those writes (each member is read at its own
+	// instant). Counted at their newest revisions (a rollback, or no
+	// snapshot count), the revisions must agree for the counts to mean
+	// anything.
+	if len(revs) > 1 && r.keysRev <= 0 {
 		errs = append(errs, fmt.Errorf("members disagree on the revision: %v", revs))
 	}
 	if len(counts) > 1 {

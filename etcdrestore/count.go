@@ -16,6 +16,9 @@ type snapshotCount struct {
 	Keys int64 `json:"keys"`
 	// Revision is the snapshot's revision as etcd serves it.
 	Revision int64 `json:"revision"`
+	// StatusRevision is the revision the node's etcd tools read from the
+	// file itself (`snapshot status`); it must equal Revision.
+	StatusRevision int64 `json:"status_revision"`
 }
 
 // snapshotKeys reads the count registered as "snapshot_keys" (the phase
@@ -35,6 +38,9 @@ func snapshotKeys(hs hosts.Hosts) (c snapshotCount, ok bool, err error) {
 		}
 		if c.Revision <= 0 {
 			return c, false, fmt.Errorf("%s: snapshot key count: no revision in %s", h.Name, b)
+		}
+		if c.StatusRevision <= 0 {
+			return c, false, fmt.Errorf("%s: snapshot status: no revision in %s", h.Name, b)
 		}
 		return c, true, nil
 	}

@@ -22,16 +22,18 @@ func TestSnapshotKeysFromTheFirstMasterOnly(t *testing.T) {
 	}
 	// What etcd-count-keys.sh.tmpl prints, as the json register stores it.
 	var v any
-	json.Unmarshal([]byte(`{"keys":1203,"revision":5077}`), &v)
+	json.Unmarshal([]byte(`{"keys":1203,"revision":5077,"status_revision":5077}`), &v)
 	hs[0].SetFact("snapshot_keys", v)
 	c, ok, err := snapshotKeys(hs)
-	if err != nil || !ok || c.Keys != 1203 || c.Revision != 5077 {
+	if err != nil || !ok || c.Keys != 1203 || c.Revision != 5077 || c.StatusRevision != 5077 {
 		t.Fatalf("count = %+v, ok %v, err %v", c, ok, err)
 	}
-	json.Unmarshal([]byte(`{"keys":3,"revision":0}`), &v)
-	hs[0].SetFact("snapshot_keys", v)
-	if _, _, err := snapshotKeys(hs); err == nil || !strings.Contains(err.Error(), "ncn-m001") {
-		t.Fatalf("a count without a revision was accepted: %v", err)
+	for _, bad := range []string{`{"keys":3,"revision":0,"status_revision":7}`, `{"keys":3,"revision":7,"status_revision":0}`} {
+		json.Unmarshal([]byte(bad), &v)
+		hs[0].SetFact("snapshot_keys", v)
+		if _, _, err := snapshotKeys(hs); err == nil || !strings.Contains(err.Error(), "ncn-m001") {
+			t.Fatalf("a count without a revision was accepted (%s): %v", bad, err)
+		}
 	}
 }
 
@@ -73,6 +75,32 @@ func TestVerifyCompareAgainstTheSnapshotsKeys(t *testing.T) {
 			p, views := verifyFixture(t, [3]int64{11, 11, 11}, tc.keys, true)
 			p.rollback = tc.rollback
 			p.r.snapKeys, p.r.keysRev = 1000, tc.keysRev
+			errs := p.compare(views)
+			if tc.want == "" && len(errs) > 0 {
+				t.Fatalf("unexpected errors: %v", errs)
+			}
+			if tc.want != "" && !strings.Contains(fmt.Sprint(errs), tc.want) {
+				t.Fatalf("errors %v, want one containing %q", errs, tc.want)
+			}
+		})
+	}
+}
+
+// Counted at the restored revision, members whose newest revisions differ
+// (the API servers wrote between two reads) still verify; one behind the
+// restored revision does not.
+func TestVerifyCompareAtTheRestoredRevision(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		revs [3]int64
+		want string
+	}{
+		{"newest revisions differ by later writes", [3]int64{12, 15, 13}, ""},
+		{"one member behind the restored revision", [3]int64{12, 9, 13}, "older than the restored revision 10"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, views := verifyFixture(t, tc.revs, [3]int64{1000, 1000, 1000}, true)
+			p.r.snapKeys, p.r.keysRev = 1000, 10
 			errs := p.compare(views)
 			if tc.want == "" && len(errs) > 0 {
 				t.Fatalf("unexpected errors: %v", errs)

@@ -2,13 +2,11 @@ package etcdrestore
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"path"
 	"time"
 
 	"github.com/ncnpush/ncnpush/backups"
-	"github.com/ncnpush/ncnpush/hosts"
 	"github.com/ncnpush/ncnpush/phases"
 	"github.com/ncnpush/ncnpush/staging"
 	"github.com/ncnpush/ncnpush/tasks"
@@ -58,6 +56,7 @@ func (p *pushPhase) Run(ctx context.Context) error {
 		return fmt.Errorf("%w: %w", ErrPush, err)
 	}
 	p.r.env.SetVar("dump_sha256", dump.HexSum())
+	p.r.env.SetVar("dump_bytes", fmt.Sprint(dump.Size()))
 	p.r.env.Logger.Info("snapshot pushed", "host", "-", "backup", p.r.opts.Backup.Name, "bytes", dump.Size(),
 		"sha256", dump.HexSum(), "hosts", len(p.Hosts), "duration", time.Since(start))
 	return nil
@@ -80,28 +79,4 @@ func (p *pushPhase) stream(ctx context.Context, dump *backups.Dump) error {
 			p.Record(host, start, err, fmt.Sprintf("%d bytes", size))
 		},
 	})
-}
-
-// snapshotRevision reads the revision the nodes' etcd tools report for the
-// staged snapshot (registered as "dump" by etcd-check-dump.sh.tmpl).
-func snapshotRevision(hs hosts.Hosts) int64 {
-	for _, h := range hs {
-		v, ok := h.Fact("dump")
-		if !ok {
-			continue
-		}
-		b, err := json.Marshal(v)
-		if err != nil {
-			continue
-		}
-		var d struct {
-			Status struct {
-				Revision int64 `json:"revision"`
-			} `json:"status"`
-		}
-		if json.Unmarshal(b, &d) == nil && d.Status.Revision > 0 {
-			return d.Status.Revision
-		}
-	}
-	return 0
 }

@@ -112,6 +112,7 @@ func Run(ctx context.Context, o Options) (*output.Report, Result, error) {
 	r.env.SetVar("bump_revision", o.BumpRevision)
 	r.env.SetVar("keys_rev", 0)
 	r.env.SetVar("dump_sha256", "(sha256 of the snapshot, known once it is streamed)")
+	r.env.SetVar("dump_bytes", "(the snapshot's size, known once it is streamed)")
 	r.env.DryRun = o.DryRun
 	r.env.Actions = map[string]phases.ActionFunc{
 		actionPreflightCheck: r.preflightCheckPhase,

@@ -35,6 +35,7 @@ func goldenData() map[string]any {
 			"cluster_token":      "tkn",
 			"run_id":             "20260212T101500Z'; $(reboot)",
 			"dump_sha256":        "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+			"dump_bytes":         "268988448",
 			"start_timeout":      120,
 			"start_max_restarts": 3,
 			"hold_dropin":        "/etc/systemd/system/etcd.service.d/00-ncnpush-restore-hold.conf",
