@@ -14,15 +14,17 @@ import (
 func backupsPushCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "push",
-		Usage: "stage a backup's etcd snapshot on every master (private directory, sha256-checked), changing nothing else",
+		Usage: "stage a backup's etcd snapshot on every master (private directory, checked), changing nothing else",
 		Description: `Pre-stages a backup before an incident, or ahead of a manual restore: makes a
 private directory (0700) on every selected host, streams the backup from S3
 through gzip and tar to every host at once (no file on this machine), as
-<dest>/<backup name>-etcd-dump.bin, mode 0600, and checks its sha256 on every
-host (the archive's own sum, also verified in the stream), recording it beside
-the file as <file>.sha256 for sha256sum -c. etcd is not touched. A copy is
-written to a temporary name and renamed only when whole; an earlier copy of
-the same backup is replaced.
+<dest>/<backup name>-etcd-dump.bin, mode 0600. The stream checks the sha256
+etcd appended to the snapshot, SSH authenticates every byte, and every host's
+copy is checked for mode, owner and exact size, with its sha256 recorded beside
+it as <file>.sha256 for sha256sum -c. --verify also reads every copy back on
+its host and compares the sums (this reads the whole snapshot again on every
+host). etcd is not touched. A copy is written to a temporary name and renamed
+only when whole; an earlier copy of the same backup is replaced.
 
 Examples:
    ncnpush backups push -i inventory.yaml --backup latest
@@ -34,6 +36,7 @@ Examples:
 			&cli.StringFlag{Name: flagBefore, Usage: "with --backup latest: the newest backup taken before `TIME`"},
 			&cli.StringFlag{Name: flagDest, Value: "/var/tmp/ncnpush-backups",
 				Usage: "private `DIR` on every host the snapshot is staged in (made 0700)"},
+			&cli.BoolFlag{Name: flagVerify, Usage: "also read every staged copy back on its host and compare its sha256"},
 			&cli.BoolFlag{Name: flagDryRun, Usage: "check and render everything, change nothing"},
 			&cli.Int64Flag{Name: flagMaxDumpSize, Value: 16 << 30, Usage: "largest snapshot accepted, in bytes"},
 		}),
@@ -69,6 +72,7 @@ Examples:
 				Dest:        dest,
 				MaxDumpSize: c.Int64(flagMaxDumpSize),
 				DryRun:      c.Bool(flagDryRun),
+				Verify:      c.Bool(flagVerify),
 				Prompt:      c.App.ErrWriter,
 				Progress:    snapshotBars(prog),
 			})

@@ -47,6 +47,7 @@ const (
 	flagS3Timeout     = "s3-timeout"
 	flagS3MaxAttempts = "s3-max-attempts"
 	flagDest          = "dest"
+	flagVerify        = "verify"
 )
 
 // Environment variable names that flags read.

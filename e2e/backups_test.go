@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -506,5 +507,101 @@ func TestBackupsBadInputs(t *testing.T) {
 	}
 	if len(outputs.all) < 16 {
 		t.Errorf("only %d outputs were checked for secrets", len(outputs.all))
+	}
+}
+
+// pushOut is what `backups push -o json` prints.
+type pushOut struct {
+	Status string `json:"status"`
+	Error  string `json:"error"`
+	Staged *struct {
+		Path   string   `json:"path"`
+		Bytes  int64    `json:"bytes"`
+		SHA256 string   `json:"sha256"`
+		Hosts  []string `json:"hosts"`
+	} `json:"staged"`
+	Report struct {
+		Phases []struct {
+			Title string `json:"title"`
+			Hosts []struct {
+				Host   string   `json:"host"`
+				Output []string `json:"output"`
+			} `json:"hosts"`
+		} `json:"phases"`
+	} `json:"report"`
+}
+
+// backups push stages a private copy on every master whose bytes are the
+// backup's dump; --verify reads every copy back and catches one that went
+// bad on a host's disk.
+func TestBackupsPushStagesAPrivateCheckedCopy(t *testing.T) {
+	backup := backupWithData(t, uniqueTag(t, "push-before"), uniqueTag(t, "push-after"))
+	dest := "/var/tmp/ncnpush-push-test"
+	t.Cleanup(func() {
+		for _, n := range lab.Nodes {
+			lab.MustSSH(t, n, "rm -rf "+dest)
+		}
+	})
+	args := func(extra ...string) []string {
+		return append([]string{"backups", "push", "-i", lab.Inventory, "--known-hosts", lab.KnownHosts, "--no-color",
+			"--backup", backup, "--dest", dest, "-o", "json"}, extra...)
+	}
+	parse := func(r result) pushOut {
+		t.Helper()
+		var p pushOut
+		if err := json.Unmarshal([]byte(r.stdout), &p); err != nil {
+			t.Fatalf("-o json is not one JSON document: %v\n%s\n%s", err, r.stdout, r.stderr)
+		}
+		return p
+	}
+	r := runNcnpush(t, "", args()...)
+	p := parse(r)
+	if r.code != 0 || p.Status != "ok" || p.Staged == nil {
+		t.Fatalf("backups push: exit %d, %+v\n%s", r.code, p, r.stderr)
+	}
+	s := p.Staged
+	if s.Path != dest+"/"+backup+"-etcd-dump.bin" || s.Bytes < 1 || len(s.SHA256) != 64 || len(s.Hosts) != 3 {
+		t.Fatalf("staged: %+v", s)
+	}
+	// Every host's copy: private, the announced size, and its bytes hash to
+	// the announced sum, which the .sha256 file beside it records.
+	for _, n := range lab.Nodes {
+		out := lab.MustSSH(t, n, fmt.Sprintf("stat -c '%%a %%U %%s' %s; stat -c '%%a %%U' %s; sha256sum %s | cut -d' ' -f1; cd %s && sha256sum -c %s.sha256",
+			s.Path, dest, s.Path, dest, filepath.Base(s.Path)))
+		want := fmt.Sprintf("600 root %d\n700 root\n%s\n%s: OK", s.Bytes, s.SHA256, filepath.Base(s.Path))
+		if strings.TrimSpace(out) != want {
+			t.Errorf("%s: the staged copy:\n%s\nwant:\n%s", n, out, want)
+		}
+	}
+	checkOutput := func(p pushOut, want string) {
+		t.Helper()
+		last := p.Report.Phases[len(p.Report.Phases)-1]
+		if last.Title != "Check the staged snapshot on every host" || len(last.Hosts) != 3 {
+			t.Fatalf("last phase: %+v", last)
+		}
+		for _, h := range last.Hosts {
+			if got := strings.Join(h.Output, "\n"); !strings.Contains(got, want) {
+				t.Errorf("%s: check says %q, want it to contain %q", h.Host, got, want)
+			}
+		}
+	}
+	checkOutput(p, fmt.Sprintf("%d bytes, sha256 %s", s.Bytes, s.SHA256))
+
+	// --verify reads every copy back: the same copies pass...
+	r = runNcnpush(t, "", args("--verify")...)
+	if p = parse(r); r.code != 0 || p.Status != "ok" {
+		t.Fatalf("backups push --verify: exit %d, %+v\n%s", r.code, p, r.stderr)
+	}
+	checkOutput(p, "read back: sha256 matches")
+	// ...and one that a host's disk flipped a byte of after the stream does
+	// not.
+	dir := t.TempDir()
+	overrideTemplate(t, dir, "backup-push-check.sh.tmpl", "got=$(sha256sum",
+		`if [[ $(hostname) == ncn-m002 ]]; then printf 'X' | dd of="$dump" bs=1 seek=4096 conv=notrunc status=none; fi`)
+	r = runNcnpush(t, "", args("--verify", "--templates", dir)...)
+	p = parse(r)
+	if r.code != 1 || p.Status != "failed" || p.Staged != nil ||
+		!regexp.MustCompile(`staged snapshot sha256 on ncn-m002 is [0-9a-f]{64}, want `+s.SHA256).MatchString(p.Error) {
+		t.Fatalf("a copy corrupted on ncn-m002 passed --verify: exit %d, %+v", r.code, p)
 	}
 }

@@ -4,7 +4,7 @@
 // the same time. Nothing is written on the workstation and memory stays flat
 // whatever the snapshot's size. [Push] is the fan-out alone (the restore's
 // push phase uses it); [Run] is `ncnpush backups push`: a private directory
-// on every host, the stream, and a sha256 check on every host.
+// on every host, the stream, and a check on every host.
 package staging
 
 import (

@@ -48,6 +48,11 @@ type Options struct {
 	Prompt io.Writer
 	// Progress draws the per-host transfer bars (nil: none).
 	Progress ProgressFunc
+	// Verify reads every staged copy back on its host and compares its
+	// sha256 (the task's verify_on_node). Without it the check on every host
+	// is mode, owner and exact size: the stream already checked the
+	// snapshot's own sha256 and SSH authenticated every byte.
+	Verify bool
 }
 
 // Result is what a push staged, beside the report.
@@ -56,8 +61,9 @@ type Result struct {
 	Path string `json:"path"`
 	// Bytes is the snapshot's size.
 	Bytes int64 `json:"bytes"`
-	// SHA256 is the snapshot's sha256 (the backup's own, verified in the
-	// stream and again on every host); empty unless the stream ended.
+	// SHA256 is the snapshot's sha256 (verified in the stream against the
+	// sum etcd appended to it, and read back on every host with Verify);
+	// empty unless the stream ended.
 	SHA256 string `json:"sha256,omitempty"`
 	// Hosts are the hosts the snapshot was staged and checked on.
 	Hosts []string `json:"hosts"`
@@ -67,7 +73,8 @@ type Result struct {
 func FileName(name string) string { return name + "-etcd-dump.bin" }
 
 // Run stages o.Backup on every host of o.Env: a private directory, the
-// stream from S3 to every host at once, and a sha256 check on every host. The
+// stream from S3 to every host at once, and a check on every host (mode,
+// owner, size; the sha256 too with o.Verify). The
 // error wraps ErrPush or a phase's error.
 func Run(ctx context.Context, o Options) (*output.Report, Result, error) {
 	env := o.Env
@@ -82,10 +89,14 @@ func Run(ctx context.Context, o Options) (*output.Report, Result, error) {
 	if o.Dest != "" {
 		vars["dest_dir"] = o.Dest
 	}
+	if o.Verify {
+		vars["verify_on_node"] = true
+	}
 	env.InitVars(t.Vars, vars)
 	file := FileName(o.Backup.Name)
 	env.SetVar("dump_file", file)
 	env.SetVar("dump_sha256", "(sha256 of the snapshot, known once it is streamed)")
+	env.SetVar("dump_bytes", "(size of the snapshot, known once it is streamed)")
 	// The archive's size bounds the dump's from below; the directory check
 	// needs at least that much room (the dump is usually a little larger).
 	env.SetVar("dump_size", fmt.Sprint(o.Backup.Size))
@@ -144,6 +155,7 @@ func (p *streamPhase) Run(ctx context.Context) error {
 	}
 	p.res.Bytes, p.res.SHA256 = size, dump.HexSum()
 	p.env.SetVar("dump_sha256", dump.HexSum())
+	p.env.SetVar("dump_bytes", fmt.Sprint(size))
 	if p.env.Logger != nil {
 		p.env.Logger.Info("snapshot pushed", "host", "-", "backup", p.o.Backup.Name, "bytes", size,
 			"sha256", dump.HexSum(), "hosts", len(p.Hosts), "duration", time.Since(start))

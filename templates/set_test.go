@@ -52,9 +52,10 @@ func goldenData() map[string]any {
 			"snapshot_timeout": 600,
 			// backups push (tasks/backup-push.yaml), with a hostile directory
 			// to pin the quoting; dump_sha256 above.
-			"dest_dir":  "/var/tmp/ncnpush backups'; $(reboot)",
-			"dump_file": "etcd-backup-2024-05-01-10-20-30-etcd-dump.bin",
-			"dump_size": "318107680",
+			"dest_dir":       "/var/tmp/ncnpush backups'; $(reboot)",
+			"dump_file":      "etcd-backup-2024-05-01-10-20-30-etcd-dump.bin",
+			"dump_size":      "318107680",
+			"verify_on_node": true,
 			// --s3-credentials-from-secret (k8s-secret-get.sh.tmpl).
 			"kubeconfig":       "/etc/kubernetes/admin.conf",
 			"secret_namespace": "default",
