@@ -811,7 +811,7 @@ func faultCells() []faultCell {
 		},
 		faultCell{
 			name: "disk-fills-during-push", fault: "2 staging disk fills up during the push", phase: phPush,
-			code: 1, errHas: []string{"snapshot push failed", "ncn-m002"}, data: dataOriginal,
+			code: 1, errHas: []string{"snapshot push failed", "ncn-m002", "No space left on device"}, data: dataOriginal,
 			run: func(t *testing.T, s *faultSuite) cellRun {
 				const mnt = "/var/tmp/ncnpush-fault-small"
 				lab.MustSSH(t, "ncn-m002", "mkdir -p "+mnt+" && mount -t tmpfs -o size=160m,mode=0700 tmpfs "+mnt)

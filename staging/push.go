@@ -29,6 +29,11 @@ const (
 	QueueDepth = 4
 )
 
+// ErrStopped is a host's error when its upload was stopped because another
+// host's upload failed (errors.Is); Push's error names only the hosts that
+// failed by themselves.
+var ErrStopped = errors.New("stopped")
+
 // ProgressFunc starts a transfer display for host of total bytes and
 // returns the function to report bytes done and the one to end it (err nil
 // on success).
@@ -79,8 +84,9 @@ func Push(ctx context.Context, o PushOptions) error {
 	// Readers feed each host's upload from its queue. The first upload to
 	// fail stops the others and the reader (it is the context's cause).
 	var (
-		upMu    sync.Mutex
-		firstUp error
+		upMu      sync.Mutex
+		firstUp   error
+		firstHost string
 	)
 	upErr := make(chan error, 1)
 	go func() {
@@ -90,17 +96,27 @@ func Push(ctx context.Context, o PushOptions) error {
 			err := h.Conn.Upload(ctx, &queueReader{ctx: ctx, q: queues[h]}, transport.UploadOptions{
 				Path: o.Path, Size: size, Mode: mode, Progress: update,
 			})
+			var failed string
+			if err != nil {
+				upMu.Lock()
+				if firstUp == nil {
+					firstUp, firstHost = err, h.Name
+					cancel(err)
+				} else if errors.Is(err, firstUp) {
+					// Stopped by another host's failure: that host's
+					// error says why, once, and this one says so.
+					failed = firstHost
+				}
+				upMu.Unlock()
+			}
+			if failed != "" {
+				err = fmt.Errorf("%w: %s failed", ErrStopped, failed)
+			}
 			end(err)
 			if o.Record != nil {
 				o.Record(h.Name, start, err)
 			}
-			if err != nil {
-				upMu.Lock()
-				if firstUp == nil {
-					firstUp = err
-				}
-				upMu.Unlock()
-				cancel(err)
+			if err != nil && failed == "" {
 				return fmt.Errorf("push snapshot: %w", err)
 			}
 			return nil

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -100,9 +101,22 @@ func TestPushFailsWhenOneHostFails(t *testing.T) {
 	d, _ := testDump(t)
 	hs, _ := testHosts(t, 3)
 	hs[2].Conn.(*hoststest.Conn).Root = "" // uploads to this host fail
-	err := Push(context.Background(), PushOptions{Hosts: hs, Dump: d, Path: "/stage/dump.bin"})
+	var mu sync.Mutex
+	recorded := map[string]error{}
+	err := Push(context.Background(), PushOptions{Hosts: hs, Dump: d, Path: "/stage/dump.bin",
+		Record: func(host string, _ time.Time, err error) { mu.Lock(); recorded[host] = err; mu.Unlock() }})
 	if err == nil {
 		t.Fatal("push succeeded with a failing host")
+	}
+	// The others finished, or were stopped and say by whom; the error is
+	// ncn-m003's alone, not repeated for every host it stopped.
+	for _, h := range []string{"ncn-m001", "ncn-m002"} {
+		if e := recorded[h]; e != nil && (!errors.Is(e, ErrStopped) || e.Error() != "stopped: ncn-m003 failed") {
+			t.Errorf("%s recorded %v, want nil or stopped: ncn-m003 failed", h, e)
+		}
+		if strings.Contains(err.Error(), "host "+h) {
+			t.Errorf("error %q names %s, which did not fail by itself", err, h)
+		}
 	}
 	// The hosts' errors, not only the reader's cancellation: one of them is
 	// ncn-m003's own, not a cancellation.

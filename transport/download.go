@@ -90,19 +90,6 @@ func (c *Client) Download(ctx context.Context, w io.Writer, opts DownloadOptions
 	return n, nil
 }
 
-// scpError turns an error of go-scp into one line. The remote scp's own
-// messages arrive as "scp: PATH: REASON\n".
-func scpError(err error) error {
-	msg := strings.TrimSpace(err.Error())
-	if msg != err.Error() {
-		err = errors.New(msg)
-	}
-	if strings.HasPrefix(msg, "scp: ") {
-		return err
-	}
-	return fmt.Errorf("scp: %w", err)
-}
-
 // downloadWriter passes the data go-scp receives to the caller's writer,
 // reports progress, fails once the context is done, and refuses to write
 // once Download has returned.

@@ -2,6 +2,9 @@ package transport
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"strings"
 	"time"
 
 	scp "github.com/bramvdbogaerde/go-scp"
@@ -47,4 +50,17 @@ func scpContext(ctx context.Context) (context.Context, func()) {
 		unregister()
 		stop()
 	}
+}
+
+// scpError turns an error of go-scp into one line. The remote scp's own
+// messages arrive as "scp: PATH: REASON\n".
+func scpError(err error) error {
+	msg := strings.TrimSpace(err.Error())
+	if msg != err.Error() {
+		err = errors.New(msg)
+	}
+	if strings.HasPrefix(msg, "scp: ") {
+		return err
+	}
+	return fmt.Errorf("scp: %w", err)
 }

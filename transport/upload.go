@@ -84,7 +84,7 @@ func (c *Client) Upload(ctx context.Context, r io.Reader, opts UploadOptions) er
 	}
 
 	tmp := path.Join(path.Dir(opts.Path), uploadTempPrefix+randomHex(8))
-	sc, err := c.newSCP("scp -p -qt -- " + shell.Quote(tmp) + " || { rm -f -- " + shell.Quote(tmp) + "; exit 1; }")
+	sc, err := c.newSCP(uploadCommand(tmp))
 	if err != nil {
 		return fail(err)
 	}
@@ -104,7 +104,7 @@ func (c *Client) Upload(ctx context.Context, r io.Reader, opts UploadOptions) er
 	case ur.mismatch() != nil:
 		return fail(ur.mismatch())
 	case err != nil:
-		return fail(fmt.Errorf("scp: %w", err))
+		return fail(scpError(err))
 	}
 
 	if err := c.moveIntoPlace(ctx, tmp, opts.Path); err != nil {
@@ -114,6 +114,25 @@ func (c *Client) Upload(ctx context.Context, r io.Reader, opts UploadOptions) er
 	c.log.Debug("uploaded", "path", opts.Path, "bytes", opts.Size, "mode", fmt.Sprintf("%04o", mode),
 		"duration", elapsed, "MiB_per_s", float64(opts.Size)/(1<<20)/max(elapsed.Seconds(), 1e-9))
 	return nil
+}
+
+// uploadCommand is the remote command line of an upload to tmp.
+//
+// An SCP sink (`scp -t`) answers three times: a zero byte once it is ready,
+// one when it has created the file, and one (or an error line, say "No space
+// left on device") when the data is written and the file closed. go-scp reads
+// only two answers, so it takes the ready byte for the second and never reads
+// the last: a failed write showed only as scp's exit status 1, its reason
+// lost. `dd bs=1 skip=1` drops the ready byte, so that go-scp reads the
+// answers it expects, the last one included (one byte at a time: the answers
+// are a few bytes, and dd passes each on at once, where tail would hold them
+// in its output buffer until scp exits). A failed sink's partial file is removed.
+// Without scp on the host, the command answers with an SCP error line itself
+// ("scp: no scp on HOST").
+func uploadCommand(tmp string) string {
+	q := shell.Quote(tmp)
+	return "if ! command -v scp >/dev/null 2>&1; then printf '\\001scp: no scp on %s\\n' \"$(hostname)\"; exit 1; fi; " +
+		"{ scp -p -qt -- " + q + " || rm -f -- " + q + "; } | dd bs=1 skip=1 status=none"
 }
 
 // moveIntoPlace renames the uploaded temporary file to its path, or
@@ -131,7 +150,8 @@ func (c *Client) moveIntoPlace(ctx context.Context, tmp, dest string) error {
 	if _, rmErr := c.Run(cleanupCtx, shell.Join("rm", "-f", "--", tmp), RunOptions{}); rmErr != nil {
 		c.log.Warn("could not remove temporary upload file", "file", tmp, "err", rmErr)
 	}
-	if len(stderr) > 0 {
+	// Cancelled: what the half-started command said is no reason.
+	if len(stderr) > 0 && ctx.Err() == nil {
 		return fmt.Errorf("move into place: %s: %w", strings.Join(stderr, "; "), err)
 	}
 	return fmt.Errorf("move into place: %w", err)

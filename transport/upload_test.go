@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -196,6 +197,21 @@ func TestUploadFailures(t *testing.T) {
 		t.Errorf("path is a directory: %v", err)
 	}
 	noTempFiles(t, dir)
+
+	// The file system fills up: the sink's reason is the error (go-scp
+	// alone reads one answer short and showed only "Process exited with
+	// status 1"), and its partial file is removed.
+	full := filepath.Join(t.TempDir(), "full")
+	os.Mkdir(full, 0o700)
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", full).CombinedOutput(); err != nil {
+		t.Fatalf("mount a 1 MiB tmpfs: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", full).Run() })
+	err = upload(t, c, bytes.Repeat([]byte("x"), 3<<20), UploadOptions{Path: filepath.Join(full, "file")})
+	if !errors.Is(err, ErrUpload) || !strings.Contains(err.Error(), "No space left on device") || strings.Contains(err.Error(), "scp: scp:") {
+		t.Errorf("file system full: %v", err)
+	}
+	noTempFiles(t, full)
 
 	// Cancelled half way: Upload returns promptly, the temporary file is
 	// removed, nothing appears at the path.

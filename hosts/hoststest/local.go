@@ -134,9 +134,10 @@ func (c *Conn) Upload(ctx context.Context, r io.Reader, opts transport.UploadOpt
 	var written int64
 	buf := make([]byte, 32<<10)
 	for {
-		if err := ctx.Err(); err != nil {
+		if ctx.Err() != nil {
+			// As the real transport: the cause, wrapped.
 			f.Close()
-			return err
+			return fmt.Errorf("%s: upload: %w", c.Host, context.Cause(ctx))
 		}
 		n, rerr := r.Read(buf)
 		if n > 0 {
