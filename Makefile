@@ -24,11 +24,13 @@ $(BIN): $(shell find . -name '*.go' -not -path './fixtures/*') $(shell find temp
 	$(GO) build -trimpath -ldflags "-X github.com/ncnpush/ncnpush/cmd.Version=$(VERSION)" -o $@ .
 
 ## test: unit tests, a short run of every fuzz target, then the lab suite
-## against container masters (root).
-test: lab-tools
-	$(MAKE) unit
-	$(MAKE) fuzz-smoke
-	$(MAKE) lab-test
+## against container masters (root). Each stage's time is printed as it ends
+## (the budget is 60 min on a cold 2-core machine).
+test:
+	@start=$$(date +%s); for stage in lab-tools unit fuzz-smoke lab-test; do \
+		t=$$(date +%s); $(MAKE) $$stage || exit; \
+		echo "make test: $$stage took $$(( $$(date +%s) - t ))s ($$(( $$(date +%s) - start ))s so far)"; \
+	done
 
 unit: vet
 	$(GO) test -count=1 -timeout 15m $(UNIT_PKGS)
