@@ -557,6 +557,7 @@ func faultCells() []faultCell {
 		phSwap      = "Swap in the restored member"
 		phStart     = "Start etcd on every master together"
 		phVerify    = "Verify the restored cluster"
+		phFinish    = "Remove the staged snapshot and restore output"
 	)
 	cells := []faultCell{
 		{fault: "1 unreachable node at start", phase: "connect", ref: "TestRestoreUnreachableNodeChangesNothing"},
@@ -892,6 +893,27 @@ func faultCells() []faultCell {
 			},
 		})
 	}
+	// SIGINT after the swap, while the staged copies are being removed:
+	// the clean-up runs to its end (it holds every Secret), the restore
+	// stands, and the next run works as usual.
+	cells = append(cells, faultCell{
+		name: "sigint-13-finish", fault: "4 SIGINT", phase: phFinish, code: 0, errHas: []string{""}, data: dataBackup, recover: true,
+		run: func(t *testing.T, s *faultSuite) cellRun {
+			dir := t.TempDir()
+			overrideTemplate(t, dir, "etcd-cleanup-staging.sh.tmpl", "", "sleep 4")
+			l := startNcnpush(t, nil, s.restoreJSON("--templates", dir)...)
+			if !l.waitFor(header(phFinish), 3*time.Minute) {
+				t.Fatalf("no clean-up phase:\n%s", l.err.String())
+			}
+			time.Sleep(time.Second)
+			l.cmd.Process.Signal(syscall.SIGINT)
+			r := l.wait(t, 5*time.Minute)
+			if !strings.Contains(r.stderr, "interrupted: removing the staged copies and releasing the locks first") {
+				t.Errorf("the deferred interrupt is not explained:\n%s", r.stderr)
+			}
+			return cellRun{r: r}
+		},
+	})
 	cells = append(cells, faultCell{
 		name: "node-reboots-mid-swap", fault: "11 a node reboots (container restarted)", phase: phSwap + " (member moved aside)",
 		code: 1, errHas: []string{"rollback failed", "ncn-m003"}, data: dataOriginal, recover: true,

@@ -149,7 +149,13 @@ func Run(ctx context.Context, o Options) (*output.Report, Result, error) {
 			return rep, res, err
 		}
 		var finErr error
+		// An interrupt now does not stop the clean-up: the staged copies
+		// hold every Secret. Say so when it comes.
+		said := context.AfterFunc(ctx, func() {
+			r.env.Logger.Warn("interrupted: removing the staged copies and releasing the locks first", "host", "-")
+		})
 		rep, finErr = r.runTask(context.WithoutCancel(ctx), fin, rep)
+		said()
 		switch {
 		case finErr != nil && runErr == nil:
 			runErr = finErr
