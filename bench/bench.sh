@@ -290,7 +290,8 @@ b1_fragment() {
 		echo
 		echo "From the backup in S3 (MinIO) to \`etcd-dump.bin\` on all three masters. ncnpush: \`backups push\`"
 		echo "(the restore's fetch-and-push phase alone: one S3 stream through gzip and tar to every master at once,"
-		echo "sha256 checked on every node). Runbook: bench/runbook.sh. Ansible: bench/b1-distribute.yml."
+		echo "etcd's appended sha256 checked in the stream, every copy's owner, mode and size on its node). Runbook:"
+		echo "bench/runbook.sh. Ansible: bench/b1-distribute.yml."
 		echo "Seconds, whole processes; × ncnpush = the row's median over ncnpush's."
 		echo
 		for size in $SIZES; do [[ -f $work/B1-$size.md ]] && cat "$work/B1-$size.md"; done
