@@ -6,9 +6,12 @@ package cmd
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/ncnpush/ncnpush/output"
 )
 
 // Version is set at build time with -ldflags "-X github.com/ncnpush/ncnpush/cmd.Version=...".
@@ -44,16 +47,61 @@ in parallel or serial phases, with strict host-key checking.`,
 
 // Main runs the app and returns the process exit code. It is the only place
 // that decides how ncnpush exits.
-func Main(args []string) int {
+func Main(args []string) int { return mainTo(args, os.Stdout, os.Stderr) }
+
+// mainTo is Main writing to stdout and stderr. A command that was asked for
+// -o json and fails before it has written anything (a bad inventory, a bad
+// flag) still prints one JSON document, so that a script always has one to
+// read.
+func mainTo(args []string, stdout, stderr io.Writer) int {
 	app := NewApp()
+	out := &countingWriter{w: stdout}
+	app.Writer, app.ErrWriter = out, stderr
+	wantJSON := false
+	app.ExitErrHandler = func(c *cli.Context, err error) {
+		if err != nil && c != nil && c.String(flagOutput) == outputJSON {
+			wantJSON = true
+		}
+	}
 	err := app.Run(interspersed(app, args))
 	if err == nil {
 		return 0
 	}
-	fmt.Fprintf(os.Stderr, "ncnpush: %v\n", err)
+	if wantJSON && out.n == 0 {
+		_ = writeJSON(out, failedOutput{Status: output.StatusFailed, Error: err.Error()})
+	}
+	fmt.Fprintf(stderr, "ncnpush: %v\n", err)
 	var ec ExitCoder
 	if errors.As(err, &ec) && ec.ExitCode() != 0 {
 		return ec.ExitCode()
 	}
 	return 1
+}
+
+// failedOutput is the JSON document of a command that failed before it
+// could write its own.
+type failedOutput struct {
+	Status output.Status `json:"status"`
+	Error  string        `json:"error"`
+}
+
+// countingWriter counts the bytes written through it.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// Fd is the wrapped writer's file descriptor, so that terminal detection
+// (colours, progress bars) sees through the count; ^0 if it has none.
+func (c *countingWriter) Fd() uintptr {
+	if f, ok := c.w.(interface{ Fd() uintptr }); ok {
+		return f.Fd()
+	}
+	return ^uintptr(0)
 }

@@ -78,9 +78,10 @@ func UseColor(w io.Writer, m ColorMode) bool {
 	return IsTerminal(w)
 }
 
-// IsTerminal reports whether w is an *os.File open on a terminal.
+// IsTerminal reports whether w is an *os.File open on a terminal (or wraps
+// one and says so with an Fd method).
 func IsTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
+	f, ok := w.(interface{ Fd() uintptr })
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
