@@ -721,7 +721,7 @@ func faultCells() []faultCell {
 	cells = append(cells,
 		faultCell{
 			name: "host-key-changed", fault: "7 changed host key on one node", phase: "connect",
-			code: 1, errHas: []string{"connect", "ncn-m002", "has CHANGED"}, data: dataOriginal,
+			code: 1, errHas: []string{"connect: 1 of 3 hosts failed", "ncn-m002", "has CHANGED"}, data: dataOriginal,
 			run: func(t *testing.T, s *faultSuite) cellRun {
 				dir := t.TempDir()
 				if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", filepath.Join(dir, "k")).CombinedOutput(); err != nil {

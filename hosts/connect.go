@@ -101,7 +101,8 @@ func Connect(ctx context.Context, hs Hosts, o ConnectOptions) error {
 		return nil
 	}
 	_ = todo.Close()
-	return fmt.Errorf("%w: %d of %d hosts unreachable:\n%w", ErrConnect, countHostErrors(err), len(todo), err)
+	// Not "unreachable": a changed host key or a refused login fails here too.
+	return fmt.Errorf("%w: %d of %d hosts failed:\n%w", ErrConnect, countHostErrors(err), len(todo), err)
 }
 
 // countHostErrors counts the HostErrors joined in err.
