@@ -5,7 +5,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/ncnpush/ncnpush/tasks"
 )
