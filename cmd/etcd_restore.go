@@ -88,6 +88,7 @@ Examples:
 				DryRun:       c.Bool(flagDryRun),
 				Stdin:        c.App.Reader,
 				Prompt:       c.App.ErrWriter,
+				AfterVerify:  afterVerify(c),
 				MaxDumpSize:  c.Int64(flagMaxDumpSize),
 				Progress:     snapshotBars(prog),
 			})
@@ -104,4 +105,13 @@ Examples:
 			return s.finishRestore(rep, heal, healErr)
 		},
 	}
+}
+
+// afterVerify is the plan's last step: the heal that follows a verified
+// restore, unless --skip-k8s-heal.
+func afterVerify(c *cli.Context) string {
+	if c.Bool(flagSkipK8sHeal) {
+		return ""
+	}
+	return "heal Kubernetes: recreate the CronJobs the restore leaves stuck and delete their stuck pods (ncnpush k8s heal; --" + flagSkipK8sHeal + " skips it)"
 }

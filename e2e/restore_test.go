@@ -376,6 +376,11 @@ func TestRestoreDryRunChangesNothing(t *testing.T) {
 			t.Errorf("dry-run output lacks the script line %q", want)
 		}
 	}
+	// The plan names the heal that follows the restore (restoreArgs does
+	// not skip it).
+	if !strings.Contains(r.stderr, "5. then heal Kubernetes") {
+		t.Errorf("the dry-run plan does not name the k8s heal step:\n%s", r.stderr)
+	}
 	if after := nodeState(t); fmt.Sprint(after) != fmt.Sprint(before) {
 		t.Errorf("nodes changed:\nbefore %v\nafter  %v", before, after)
 	}

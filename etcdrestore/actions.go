@@ -336,7 +336,11 @@ func (p *confirmPhase) plan(dryRun bool) error {
 	fmt.Fprintf(w, "  1. stop etcd on every master\n")
 	fmt.Fprintf(w, "  2. move %v/member to %v/member.pre-restore-%s (kept, never deleted)\n", data, data, r.runID)
 	fmt.Fprintf(w, "  3. copy the restored member into %v/member\n", data)
-	fmt.Fprintf(w, "  4. start etcd on every master together; verify; roll back automatically on failure\n\n")
+	fmt.Fprintf(w, "  4. start etcd on every master together; verify; roll back automatically on failure\n")
+	if r.opts.AfterVerify != "" {
+		fmt.Fprintf(w, "  5. then %s\n", r.opts.AfterVerify)
+	}
+	fmt.Fprintln(w)
 	return nil
 }
 

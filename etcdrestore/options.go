@@ -49,6 +49,10 @@ type Options struct {
 	Prompt io.Writer
 	// Progress draws the per-host transfer bars (nil: none).
 	Progress ProgressFunc
+	// AfterVerify describes, in a few words, what the caller does once the
+	// restore is verified (the CLI: ncnpush k8s heal); the plan shows it as
+	// its last step. Empty: the plan ends with the verification.
+	AfterVerify string
 	// MaxDumpSize is the largest snapshot accepted (0: backups' default).
 	MaxDumpSize int64
 	// VerifyTimeout bounds how long the verification waits for every member
