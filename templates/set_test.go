@@ -38,6 +38,7 @@ func goldenData() map[string]any {
 			"dump_bytes":         "268988448",
 			"start_timeout":      120,
 			"start_max_restarts": 3,
+			"leader_stop_delay":  1,
 			"hold_dropin":        "/etc/systemd/system/etcd.service.d/00-ncnpush-restore-hold.conf",
 			"bump_revision":      true,
 			"bump_amount":        1000000000,
