@@ -511,6 +511,42 @@ func (s *faultSuite) restoreJSON(extra ...string) []string {
 	return restoreArgs(append([]string{"--backup", s.backup, "--yes", "-o", "json", "--skip-k8s-heal"}, extra...)...)
 }
 
+// reachedMark names a file in /run (cleared by a reboot) that an overridden
+// template creates when it gets to the injected line, so that a cell
+// injects its fault at that point on a slow machine as on a fast one,
+// instead of after a fixed sleep. The file is removed from every node when
+// the cell ends.
+func reachedMark(t *testing.T) string {
+	mark := "/run/ncnpush-fault-reached-" + randHex(4)
+	t.Cleanup(func() {
+		for _, n := range lab.Nodes {
+			lab.SSH(t, n, "rm -f "+mark)
+		}
+	})
+	return mark
+}
+
+// waitReached waits until node's template run created mark, or fails the
+// cell if ncnpush ends first or a minute passes.
+func waitReached(t *testing.T, l *liveRun, node, mark string) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if _, err := lab.SSH(t, node, "test -e "+mark); err == nil {
+			return
+		}
+		select {
+		case <-l.done:
+			t.Fatalf("ncnpush ended before the template reached the fault point on %s:\n%s", node, l.err.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the template never reached the fault point on %s (%s):\n%s", node, mark, l.err.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // overrideTemplate writes a copy of a built-in template into dir with line
 // inserted before the first line that starts with anchor ("" = the top).
 func overrideTemplate(t *testing.T, dir, name, anchor, line string) {
@@ -580,12 +616,13 @@ func faultCells() []faultCell {
 			code: 1, errHas: []string{"rollback failed", "ncn-m003"}, data: dataOriginal, recover: true,
 			run: func(t *testing.T, s *faultSuite) cellRun {
 				dir := t.TempDir()
-				overrideTemplate(t, dir, "etcd-stop.sh.tmpl", "state=", "sleep 4")
+				mark := reachedMark(t)
+				overrideTemplate(t, dir, "etcd-stop.sh.tmpl", "state=", ": >"+mark+"; sleep 4")
 				l := startNcnpush(t, nil, s.restoreJSON("--templates", dir)...)
 				if !l.waitFor(header(phStop), 3*time.Minute) {
 					t.Fatalf("no stop phase:\n%s", l.err.String())
 				}
-				time.Sleep(2 * time.Second)
+				waitReached(t, l, "ncn-m003", mark) // etcd is stopped there
 				sshdDown(t, "ncn-m003")
 				return cellRun{r: l.wait(t, 5*time.Minute), lost: "ncn-m003"}
 			},
@@ -918,12 +955,13 @@ func faultCells() []faultCell {
 		code: 1, errHas: []string{"rollback failed", "ncn-m003"}, data: dataOriginal, recover: true,
 		run: func(t *testing.T, s *faultSuite) cellRun {
 			dir := t.TempDir()
-			overrideTemplate(t, dir, "etcd-swap.sh.tmpl", "rm -rf -- \"$incoming\"", "sleep 6")
+			mark := reachedMark(t)
+			overrideTemplate(t, dir, "etcd-swap.sh.tmpl", "rm -rf -- \"$incoming\"", ": >"+mark+"; sleep 6")
 			l := startNcnpush(t, nil, s.restoreJSON("--templates", dir)...)
 			if !l.waitFor(header(phSwap), 3*time.Minute) {
 				t.Fatalf("no swap phase:\n%s", l.err.String())
 			}
-			time.Sleep(2 * time.Second)
+			waitReached(t, l, "ncn-m003", mark) // its member is moved aside
 			if out, err := lab.script("restart", "ncn-m003"); err != nil {
 				t.Fatalf("restart ncn-m003: %v\n%s", err, out)
 			}
