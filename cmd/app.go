@@ -22,7 +22,7 @@ type ExitCoder interface{ ExitCode() int }
 
 // NewApp builds the command tree.
 func NewApp() *cli.App {
-	return &cli.App{
+	app := &cli.App{
 		Name:                 "ncnpush",
 		Usage:                "restore bare-metal etcd on CSM master NCNs from S3, and push other NCN tasks over SSH",
 		Version:              Version,
@@ -43,6 +43,8 @@ in parallel or serial phases, with strict host-key checking.`,
 		// Errors are printed once, by Main, as one line.
 		ExitErrHandler: func(*cli.Context, error) {},
 	}
+	armRunLogs(app.Commands, "")
+	return app
 }
 
 // Main runs the app and returns the process exit code. It is the only place
@@ -52,11 +54,12 @@ func Main(args []string) int { return mainTo(args, os.Stdout, os.Stderr) }
 // mainTo is Main writing to stdout and stderr. A command that was asked for
 // -o json and fails before it has written anything (a bad inventory, a bad
 // flag) still prints one JSON document, so that a script always has one to
-// read.
+// read. A command that changes nodes writes through a console that keeps a
+// run log and ends with its report (see runLogHelp).
 func mainTo(args []string, stdout, stderr io.Writer) int {
 	app := NewApp()
-	out := &countingWriter{w: stdout}
-	app.Writer, app.ErrWriter = out, stderr
+	con := newConsole(stdout, stderr, os.Stdin)
+	app.Writer, app.ErrWriter, app.Reader = con.out, con.err, con.in
 	wantJSON := false
 	app.ExitErrHandler = func(c *cli.Context, err error) {
 		if err != nil && c != nil && c.String(flagOutput) == outputJSON {
@@ -64,13 +67,24 @@ func mainTo(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	err := app.Run(interspersed(app, args))
+	code := exitCode(err)
+	if err != nil && wantJSON && con.out.n.Load() == 0 {
+		_ = writeJSON(con.out, failedOutput{Status: output.StatusFailed, Error: err.Error()})
+	}
+	// The report before the error line: that stays the last line on stderr.
+	con.writeReport(err)
+	if err != nil {
+		fmt.Fprintf(con.err, "ncnpush: %v\n", err)
+	}
+	con.end(code)
+	return code
+}
+
+// exitCode is the process exit code for a command's error.
+func exitCode(err error) int {
 	if err == nil {
 		return 0
 	}
-	if wantJSON && out.n == 0 {
-		_ = writeJSON(out, failedOutput{Status: output.StatusFailed, Error: err.Error()})
-	}
-	fmt.Fprintf(stderr, "ncnpush: %v\n", err)
 	var ec ExitCoder
 	if errors.As(err, &ec) && ec.ExitCode() != 0 {
 		return ec.ExitCode()
@@ -82,26 +96,5 @@ func mainTo(args []string, stdout, stderr io.Writer) int {
 // could write its own.
 type failedOutput struct {
 	Status output.Status `json:"status"`
-	Error  string        `json:"error"`
-}
-
-// countingWriter counts the bytes written through it.
-type countingWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
-}
-
-// Fd is the wrapped writer's file descriptor, so that terminal detection
-// (colours, progress bars) sees through the count; ^0 if it has none.
-func (c *countingWriter) Fd() uintptr {
-	if f, ok := c.w.(interface{ Fd() uintptr }); ok {
-		return f.Fd()
-	}
-	return ^uintptr(0)
+	Error  string        `json:"error,omitempty"`
 }

@@ -3,6 +3,7 @@ package cmd
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 
@@ -101,26 +102,27 @@ func (s *session) finishCreate(rep *output.Report, res etcdbackup.Result, bucket
 		}
 	}
 	ok := err == nil && res.Backup != nil && res.Verify != nil
-	if s.json {
-		doc := createOutput{Status: output.StatusOK, Name: res.Name, Host: res.Host, Report: rep.Redacted(s.redactor)}
-		if err != nil {
-			doc.Status, doc.Error = output.StatusFailed, s.redactor.Redact(err.Error())
-		}
-		if ok {
-			v := res.Verify
-			doc.Key, doc.Bucket, doc.Size = res.Backup.Key, bucket, res.Backup.Size
-			doc.DumpSize, doc.SHA256, doc.Revision = v.DumpSize, v.SHA256, v.Snapshot.Revision
-			doc.Keys, doc.LiveKeys = v.Snapshot.TotalKey, v.Snapshot.LiveKeys
-		}
-		if werr := writeJSON(s.stdout, doc); werr != nil {
-			return werr
-		}
-		return s.exitError(err)
+	doc := createOutput{Status: output.StatusOK, Name: res.Name, Host: res.Host, Report: rep.Redacted(s.redactor)}
+	if err != nil {
+		doc.Status, doc.Error = output.StatusFailed, s.redactor.Redact(err.Error())
 	}
-	if len(rep.Phases) > 0 {
-		if werr := s.writeTable(rep); werr != nil {
-			return werr
+	if ok {
+		v := res.Verify
+		doc.Key, doc.Bucket, doc.Size = res.Backup.Key, bucket, res.Backup.Size
+		doc.DumpSize, doc.SHA256, doc.Revision = v.DumpSize, v.SHA256, v.Snapshot.Revision
+		doc.Keys, doc.LiveKeys = v.Snapshot.TotalKey, v.Snapshot.LiveKeys
+	}
+	text := func() error {
+		if len(rep.Phases) > 0 {
+			return s.writeTable(rep)
 		}
+		return nil
+	}
+	if werr := s.emit(func(w io.Writer) error { return writeJSON(w, doc) }, text); werr != nil {
+		return werr
+	}
+	if s.json {
+		return s.exitError(err)
 	}
 	if ok {
 		v := res.Verify

@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -34,8 +35,8 @@ Examples:
 			&cli.StringFlag{Name: flagBackup, Aliases: []string{"b"}, Required: true,
 				Usage: "`latest`, or a backup name (with or without bare-metal/ and .tar.gz)"},
 			&cli.StringFlag{Name: flagBefore, Usage: "with --backup latest: the newest backup taken before `TIME`"},
-			&cli.StringFlag{Name: flagDest, Value: "/var/tmp/ncnpush-backups",
-				Usage: "private `DIR` on every host the snapshot is staged in (made 0700)"},
+			&cli.StringFlag{Name: flagDest,
+				Usage: "private `DIR` on every host the snapshot is staged in (made 0700; default: the task's dest_dir, /var/lib/ncnpush-backups, or each host's inventory var)"},
 			&cli.BoolFlag{Name: flagVerify, Usage: "also read every staged copy back on its host and compare its sha256"},
 			&cli.BoolFlag{Name: flagDryRun, Usage: "check and render everything, change nothing"},
 			&cli.Int64Flag{Name: flagMaxDumpSize, Value: 16 << 30, Usage: "largest snapshot accepted, in bytes"},
@@ -104,23 +105,24 @@ func (s *session) finishPush(rep *output.Report, res staging.Result, err error) 
 		}
 	}
 	ok := err == nil && res.SHA256 != ""
-	if s.json {
-		doc := pushOutput{Status: output.StatusOK, Report: rep.Redacted(s.redactor)}
-		if err != nil {
-			doc.Status, doc.Error = output.StatusFailed, s.redactor.Redact(err.Error())
-		}
-		if ok {
-			doc.Staged = &res
-		}
-		if werr := writeJSON(s.stdout, doc); werr != nil {
-			return werr
-		}
-		return s.exitError(err)
+	doc := pushOutput{Status: output.StatusOK, Report: rep.Redacted(s.redactor)}
+	if err != nil {
+		doc.Status, doc.Error = output.StatusFailed, s.redactor.Redact(err.Error())
 	}
-	if len(rep.Phases) > 0 {
-		if werr := s.writeTable(rep); werr != nil {
-			return werr
+	if ok {
+		doc.Staged = &res
+	}
+	text := func() error {
+		if len(rep.Phases) > 0 {
+			return s.writeTable(rep)
 		}
+		return nil
+	}
+	if werr := s.emit(func(w io.Writer) error { return writeJSON(w, doc) }, text); werr != nil {
+		return werr
+	}
+	if s.json {
+		return s.exitError(err)
 	}
 	if ok {
 		fmt.Fprintf(s.stdout, "\nsnapshot staged and checked on %d hosts (%s)\n", len(res.Hosts), strings.Join(res.Hosts, ", "))

@@ -44,8 +44,12 @@ func usageErrorf(format string, args ...any) error {
 	return &exitError{code: exitUsage, err: fmt.Errorf("%w: "+format, append([]any{ErrUsage}, args...)...)}
 }
 
-// signalContext is cancelled by SIGINT or SIGTERM: remote commands end, and
-// clean-up (rollback, unlock) still runs.
+// signalContext is cancelled by SIGINT or SIGTERM, alike: remote commands
+// end, clean-up (rollback, unlock) still runs on a context without the
+// cancellation, and the error wraps context.Canceled (exit code 130; its
+// cause names the signal). Until the action returns, a second SIGINT or
+// SIGTERM is caught too (it does not kill ncnpush mid clean-up). SIGHUP is
+// not here: it never cancels a run (console.startRun catches it).
 func signalContext(c *cli.Context) (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 }
@@ -64,12 +68,15 @@ type session struct {
 	connect  hosts.ConnectOptions
 	tmpl     *templates.Set
 	forks    int
+	con      *console // nil when the app was not started by mainTo
 }
 
 // newSession reads the common flags. pattern is the default host pattern
-// when --limit is not given (e.g. "masters").
+// when --limit is not given (e.g. "masters"). For a command that changes
+// nodes (loggedCommands), it starts the run log once the flags, templates
+// and inventory are read, before anything is printed or any host reached.
 func newSession(c *cli.Context, pattern string) (*session, error) {
-	s := &session{action: c.Command.FullName(), redactor: output.NewRedactor(), stdout: c.App.Writer}
+	s := &session{action: c.Command.FullName(), redactor: output.NewRedactor(), stdout: c.App.Writer, con: consoleOf(c)}
 	switch f := c.String(flagOutput); f {
 	case outputText, "":
 	case outputJSON:
@@ -80,6 +87,23 @@ func newSession(c *cli.Context, pattern string) (*session, error) {
 	level, err := parseLevel(c.String(flagLogLevel))
 	if err != nil {
 		return nil, err
+	}
+	s.forks = c.Int(flagForks)
+	if s.forks < 1 {
+		return nil, usageErrorf("--%s must be at least 1", flagForks)
+	}
+	if s.tmpl, err = templates.New(c.String(flagTemplates)); err != nil {
+		return nil, &exitError{code: exitUsage, err: fmt.Errorf("templates: %w", err)}
+	}
+	if s.inv, s.hosts, err = selectHosts(c, pattern); err != nil {
+		return nil, err
+	}
+	if s.con != nil && s.con.isArmed() {
+		if err := s.con.startRun(c); err != nil {
+			return nil, err
+		}
+		// One redactor for the terminal, the log and the report.
+		s.redactor = s.con.red
 	}
 	s.log = slog.New(output.NewHandler(c.App.ErrWriter, output.HandlerOptions{Level: level, Redactor: s.redactor}))
 	// Under -o json stdout holds exactly one JSON document: the live output
@@ -93,17 +117,6 @@ func newSession(c *cli.Context, pattern string) (*session, error) {
 		color = output.ColorNever
 	}
 	s.out = output.NewPrinter(live, output.PrinterOptions{Color: color, Redactor: s.redactor})
-	s.forks = c.Int(flagForks)
-	if s.forks < 1 {
-		return nil, usageErrorf("--%s must be at least 1", flagForks)
-	}
-	if s.tmpl, err = templates.New(c.String(flagTemplates)); err != nil {
-		return nil, &exitError{code: exitUsage, err: fmt.Errorf("templates: %w", err)}
-	}
-
-	if s.inv, s.hosts, err = selectHosts(c, pattern); err != nil {
-		return nil, err
-	}
 	s.out.SetHosts(s.hosts.Names())
 	s.connect = connectOptions(c, s.log, s.forks)
 	return s, nil
@@ -141,6 +154,7 @@ func connectOptions(c *cli.Context, log *slog.Logger, forks int) hosts.ConnectOp
 		ConnectTimeout:        c.Duration(flagConnectTimeout),
 		Logger:                log,
 		Forks:                 forks,
+		Dial:                  dialHook,
 	}
 	if o.InsecureIgnoreHostKey {
 		log.Warn("host keys are not checked (--"+flagInsecureIgnoreHost+")", output.HostKey, output.NoHost)
@@ -171,23 +185,39 @@ func (s *session) env(vars, extra map[string]any, dryRun bool) *phases.Env {
 // finish prints the report (summary table, or JSON on stdout) and turns the
 // run's error into the exit code.
 func (s *session) finish(rep *output.Report, runErr error) error {
-	if rep == nil && s.json && runErr != nil {
-		// -o json always prints one document, also when nothing could run.
-		rep = &output.Report{Action: s.action, Status: output.StatusFailed, Error: runErr.Error(),
+	if rep == nil && runErr != nil {
+		// -o json always prints one document, also when nothing could run;
+		// so does the report beside the run log.
+		doc := &output.Report{Action: s.action, Status: output.StatusFailed, Error: runErr.Error(),
 			Hosts: s.hosts.Names(), Phases: []output.PhaseResult{}}
+		if err := s.emit(func(w io.Writer) error { return output.WriteJSON(w, doc, s.redactor) }, nil); err != nil {
+			return err
+		}
 	}
 	if rep != nil {
-		if s.json {
-			if err := output.WriteJSON(s.stdout, rep, s.redactor); err != nil {
-				return err
-			}
-		} else {
-			if err := s.writeTable(rep); err != nil {
-				return err
-			}
+		err := s.emit(func(w io.Writer) error { return output.WriteJSON(w, rep, s.redactor) },
+			func() error { return s.writeTable(rep) })
+		if err != nil {
+			return err
 		}
 	}
 	return s.exitError(runErr)
+}
+
+// emit prints the run's outcome: with doc under -o json, else with text
+// (nil: nothing). doc, the JSON document, is also recorded as the report
+// that lands beside the run log, whatever -o says.
+func (s *session) emit(doc func(io.Writer) error, text func() error) error {
+	if s.con != nil {
+		s.con.setReport(doc)
+	}
+	if s.json {
+		return doc(s.stdout)
+	}
+	if text != nil {
+		return text()
+	}
+	return nil
 }
 
 // exitError turns a run's error into the command's: its exit code, and its

@@ -11,6 +11,7 @@ func etcdCommand() *cli.Command {
 			etcdRestoreCommand(),
 			etcdStatusCommand(),
 			etcdCleanupCommand(),
+			etcdRecoverCommand(),
 		},
 	}
 }

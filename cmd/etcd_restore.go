@@ -60,6 +60,10 @@ Examples:
 			if f := c.Float64(flagStaleFactor); f < 1 {
 				return usageErrorf("--%s %g: it must be at least 1", flagStaleFactor, f)
 			}
+			// Every host's paths and values, checked before any connection.
+			if err := etcdrestore.CheckHosts(s.hosts, extra); err != nil {
+				return s.finish(nil, &exitError{code: exitUsage, err: err})
+			}
 			ctx, cancel := signalContext(c)
 			defer cancel()
 			// Under -o json, a failure before any phase still prints its

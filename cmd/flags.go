@@ -48,6 +48,10 @@ const (
 	flagS3MaxAttempts = "s3-max-attempts"
 	flagDest          = "dest"
 	flagVerify        = "verify"
+	flagLogDir        = "log-dir"
+	flagRun           = "run"
+	flagOlderThan     = "older-than"
+	flagComplete      = "complete"
 )
 
 // Environment variable names that flags read.
@@ -68,6 +72,10 @@ const (
 	envRegion     = "AWS_REGION"
 	envS3CABundle = "AWS_CA_BUNDLE"
 	envS3Profile  = "AWS_PROFILE"
+	envLogDir     = "NCNPUSH_LOG_DIR"
+	// envXDGStateHome is the XDG base directory of state: run logs go
+	// under it.
+	envXDGStateHome = "XDG_STATE_HOME"
 )
 
 // Output formats for --output.

@@ -140,18 +140,19 @@ func (s *session) finishHeal(rep *output.Report, res k8sheal.Result, dryRun bool
 			rep.Error = err.Error()
 		}
 	}
-	if s.json {
-		doc := newHealPart(res, dryRun, err, s.redactor)
-		doc.Report = rep.Redacted(s.redactor)
-		if werr := writeJSON(s.stdout, doc); werr != nil {
-			return werr
+	doc := newHealPart(res, dryRun, err, s.redactor)
+	doc.Report = rep.Redacted(s.redactor)
+	text := func() error {
+		if len(rep.Phases) > 0 {
+			return s.writeTable(rep)
 		}
-		return s.exitError(err)
+		return nil
 	}
-	if len(rep.Phases) > 0 {
-		if werr := s.writeTable(rep); werr != nil {
-			return werr
-		}
+	if werr := s.emit(func(w io.Writer) error { return writeJSON(w, doc) }, text); werr != nil {
+		return werr
+	}
+	if s.json {
+		return s.exitError(err)
 	}
 	writeHealSummary(s.stdout, res, dryRun, s.redactor)
 	return s.exitError(err)
@@ -239,18 +240,18 @@ func appendHeal(rep, heal *output.Report) {
 // after it. The restore's status stays ok; a failed heal gives exit code
 // exitHealFailed (130 if it was interrupted).
 func (s *session) finishRestore(rep *output.Report, heal *healPart, healErr error) error {
-	if s.json {
-		doc := restoreOutput{Report: rep.Redacted(s.redactor), K8sHeal: heal}
-		if err := writeJSON(s.stdout, doc); err != nil {
-			return err
-		}
-	} else {
+	doc := restoreOutput{Report: rep.Redacted(s.redactor), K8sHeal: heal}
+	err := s.emit(func(w io.Writer) error { return writeJSON(w, doc) }, func() error {
 		if err := s.writeTable(rep); err != nil {
 			return err
 		}
 		if heal != nil && heal.Status != output.StatusSkipped {
 			writeHealSummary(s.stdout, heal.Result, false, s.redactor)
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if healErr == nil {
 		return nil

@@ -7,11 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/ncnpush/ncnpush/backups"
 	"github.com/ncnpush/ncnpush/facts"
 	"github.com/ncnpush/ncnpush/hosts"
 	"github.com/ncnpush/ncnpush/phases"
@@ -40,13 +43,45 @@ func (r *run) preflightCheckPhase(_ *phases.Env, spec tasks.Phase) (phases.Phase
 func (p *preflightPhase) ReadOnly() bool { return true }
 
 // DryRun checks the facts but takes no lock.
-func (p *preflightPhase) DryRun(ctx context.Context) error { return p.check() }
+func (p *preflightPhase) DryRun(ctx context.Context) error {
+	if err := p.readDumpSize(ctx); err != nil {
+		return err
+	}
+	return p.check()
+}
 
 func (p *preflightPhase) Run(ctx context.Context) error {
+	if err := p.readDumpSize(ctx); err != nil {
+		return err
+	}
 	if err := p.check(); err != nil {
 		return err
 	}
+	if p.r.recovering {
+		return nil // etcd recover locks once it knows what to do
+	}
 	return p.lock(ctx)
+}
+
+// readDumpSize reads the uncompressed size of the backup's snapshot from
+// the tar header at the start of its stream (the object's own size is the
+// gzip's: real etcd data compresses 10-50 times), for the free-space check.
+// The stream is closed at once; the push opens it again.
+func (p *preflightPhase) readDumpSize(ctx context.Context) error {
+	r := p.r
+	if r.recovering || r.opts.Backups == nil {
+		return nil
+	}
+	dump, err := r.opts.Backups.Open(ctx, r.opts.Backup, backups.OpenOptions{MaxDumpSize: r.opts.MaxDumpSize})
+	if err != nil {
+		return fmt.Errorf("%w: read the snapshot's size from the backup: %w: nothing was changed on any node", ErrPreflight, err)
+	}
+	size := dump.Size()
+	_ = dump.Close()
+	r.mu.Lock()
+	r.dumpSize = size
+	r.mu.Unlock()
+	return nil
 }
 
 func (p *preflightPhase) check() error {
@@ -74,8 +109,16 @@ func (p *preflightPhase) check() error {
 	for _, h := range p.r.env.Hosts {
 		inv = append(inv, h.Name)
 	}
+	if !p.r.recovering {
+		errs = append(errs, p.checkNodeState()...)
+	}
 	if len(errs) == 0 {
-		errs = append(errs, facts.Check(nodes, inv, p.r.opts.Backup.Size)...)
+		for _, err := range facts.Check(nodes, inv, p.r.dumpSize) {
+			// etcd recover stages nothing: no room is needed.
+			if !p.r.recovering || !errors.Is(err, facts.ErrNoSpace) {
+				errs = append(errs, err)
+			}
+		}
 	}
 	if p.r.opts.BumpRevision && !facts.AllSupportBumpRevision(nodes) {
 		errs = append(errs, errors.New("--bump-revision needs etcdutl 3.5.10 or later on every master"))
@@ -98,6 +141,48 @@ func (p *preflightPhase) check() error {
 			"peer_url": m.PeerURL, "tool": m.Tool})
 	}
 	return nil
+}
+
+// checkNodeState resolves every host's paths for this run (registered as
+// the fact "paths" for the templates) and refuses what earlier runs left
+// that a restore must not run over: a run interrupted after it stopped etcd
+// (etcd recover ends it), or a hold drop-in without one.
+func (p *preflightPhase) checkNodeState() []error {
+	var errs []error
+	interrupted := map[string][]string{} // run -> "host (at step)"
+	for _, h := range p.Hosts {
+		vars := p.r.env.VarsFor(h, p.r.task)
+		if err := CheckPaths(h.Name, vars); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		paths := pathsFor(vars, p.r.runID)
+		p.r.mu.Lock()
+		p.r.paths[h.Name] = paths
+		p.r.mu.Unlock()
+		h.SetFact("paths", paths.fact())
+		st, err := nodeStateOf(h.Fact("node_state"))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", h.Name, err))
+			continue
+		}
+		open := false
+		for _, j := range st.Journals {
+			if j.Stopped() && !st.lockedBy(j.Run) {
+				open = true
+				interrupted[j.Run] = append(interrupted[j.Run], fmt.Sprintf("%s (at %s)", h.Name, j.Last()))
+			}
+		}
+		if st.Hold && !open {
+			errs = append(errs, fmt.Errorf("%s: the restore hold %s is in place, but no interrupted run is recorded: "+
+				"check the node, then remove it and run systemctl daemon-reload", h.Name, paths.Hold))
+		}
+	}
+	for _, run := range slices.Sorted(maps.Keys(interrupted)) {
+		errs = append(errs, fmt.Errorf("%w: restore %s was interrupted on %s: run `ncnpush etcd recover` first (it puts back the members from before it, or --complete finishes it)",
+			ErrInterrupted, run, strings.Join(interrupted[run], ", ")))
+	}
+	return errs
 }
 
 // joinLines joins errors one per line, indented. The result still wraps
@@ -137,9 +222,13 @@ type lock struct {
 
 // lock takes every node's lock, all or none.
 func (p *preflightPhase) lock(ctx context.Context) error {
-	script, err := p.r.env.Templates.Render("etcd-lock.sh.tmpl", map[string]any{"Vars": p.r.env.Vars})
-	if err != nil {
-		return err
+	scripts := map[string]string{}
+	for _, h := range p.Hosts {
+		s, err := p.r.render("etcd-lock.sh.tmpl", h)
+		if err != nil {
+			return err
+		}
+		scripts[h.Name] = s
 	}
 	var mu sync.Mutex
 	var errs []error
@@ -148,7 +237,7 @@ func (p *preflightPhase) lock(ctx context.Context) error {
 		wg.Add(1)
 		go func(h *hosts.Host) {
 			defer wg.Done()
-			l, err := takeLock(ctx, h, script)
+			l, err := takeLock(ctx, h, scripts[h.Name])
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -320,7 +409,7 @@ func (p *confirmPhase) plan(dryRun bool) error {
 	}
 	w := r.opts.Prompt
 	b := r.opts.Backup
-	fmt.Fprintf(w, "\nPlan: restore %s (taken %s, %d bytes compressed)", b.Name, b.Time.Format(time.RFC3339), b.Size)
+	fmt.Fprintf(w, "\nPlan: restore %s (taken %s, %d bytes compressed, a %d-byte snapshot)", b.Name, b.Time.Format(time.RFC3339), b.Size, r.dumpSize)
 	if r.snapRev > 0 {
 		fmt.Fprintf(w, ", snapshot revision %d", r.snapRev)
 	}
@@ -328,14 +417,19 @@ func (p *confirmPhase) plan(dryRun bool) error {
 		fmt.Fprintf(w, ", %d keys", count.Keys)
 	}
 	fmt.Fprintln(w)
-	data := r.env.Vars["data_dir"]
 	for _, h := range p.Hosts {
 		m := r.members[h.Name]
 		fmt.Fprintf(w, "  %-10s member %s  peer %s  etcd %s (%s)\n", h.Name, m.Name, m.PeerURL, m.Version, m.Tool)
 	}
+	fmt.Fprintf(w, "  run %s: each master's journal is %s (ncnpush etcd status shows it; etcd recover ends an interrupted run)\n",
+		r.runID, r.pathsOf(p.Hosts[0].Name).Journal)
 	fmt.Fprintf(w, "  1. stop etcd on every master\n")
-	fmt.Fprintf(w, "  2. move %v/member to %v/member.pre-restore-%s (kept, never deleted)\n", data, data, r.runID)
-	fmt.Fprintf(w, "  3. copy the restored member into %v/member\n", data)
+	fmt.Fprintf(w, "  2. move member/ aside (kept, never deleted):\n")
+	for _, h := range p.Hosts {
+		pa := r.pathsOf(h.Name)
+		fmt.Fprintf(w, "       %-10s %s/member -> %s\n", h.Name, pa.Data, pa.Aside)
+	}
+	fmt.Fprintf(w, "  3. copy the restored member (from %s) into member/\n", r.pathsOf(p.Hosts[0].Name).Staging)
 	fmt.Fprintf(w, "  4. start etcd on every master together; verify; roll back automatically on failure\n")
 	if r.opts.AfterVerify != "" {
 		fmt.Fprintf(w, "  5. then %s\n", r.opts.AfterVerify)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path"
+	"strings"
 	"time"
 
 	"github.com/ncnpush/ncnpush/backups"
@@ -36,13 +37,19 @@ func (r *run) pushPhase(_ *phases.Env, spec tasks.Phase) (phases.Phase, error) {
 
 func (p *pushPhase) DryRun(context.Context) error {
 	b := p.r.opts.Backup
-	fmt.Fprintf(p.r.opts.Prompt, "dry-run: would stream s3://%s/%s through gzip and tar to %s on %d masters (mode 0600)\n",
-		p.r.opts.Backups.Bucket(), b.Key, p.target(), len(p.Hosts))
+	var targets []string
+	for _, h := range p.Hosts {
+		targets = append(targets, h.Name+":"+p.target(h.Name))
+	}
+	fmt.Fprintf(p.r.opts.Prompt, "dry-run: would stream s3://%s/%s through gzip and tar to %s (mode 0600)\n",
+		p.r.opts.Backups.Bucket(), b.Key, strings.Join(targets, ", "))
 	return nil
 }
 
-func (p *pushPhase) target() string {
-	return path.Join(fmt.Sprint(p.r.env.Vars["staging_dir"]), DumpFile)
+// target is the staged snapshot on host: in this run's staging directory
+// there, as the templates see it.
+func (p *pushPhase) target(host string) string {
+	return path.Join(p.r.pathsOf(host).Staging, DumpFile)
 }
 
 func (p *pushPhase) Run(ctx context.Context) error {
@@ -72,7 +79,7 @@ func (p *pushPhase) stream(ctx context.Context, dump *backups.Dump) error {
 	return staging.Push(ctx, staging.PushOptions{
 		Hosts:    p.Hosts,
 		Dump:     dump,
-		Path:     p.target(),
+		PathFor:  p.target,
 		Mode:     0o600,
 		Progress: staging.ProgressFunc(p.r.opts.Progress),
 		Record: func(host string, start time.Time, err error) {

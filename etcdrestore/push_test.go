@@ -81,7 +81,7 @@ func testRun(t *testing.T, n int) (*run, hosts.Hosts, []string) {
 		hs = append(hs, h)
 	}
 	env := &phases.Env{Hosts: hs, Vars: map[string]any{"staging_dir": "/var/tmp/stage"}}
-	return &run{env: env, members: map[string]member{}, locks: map[string]*lock{}}, hs, roots
+	return &run{env: env, runID: "r1", members: map[string]member{}, locks: map[string]*lock{}, paths: map[string]Paths{}}, hs, roots
 }
 
 func TestStreamDeliversTheWholeSnapshotToEveryHost(t *testing.T) {
@@ -90,6 +90,10 @@ func TestStreamDeliversTheWholeSnapshotToEveryHost(t *testing.T) {
 		t.Fatalf("test snapshot too small (%d bytes) to span chunks", len(dump))
 	}
 	r, hs, roots := testRun(t, 3)
+	// One host's inventory vars move its staging directory: the stream goes
+	// where that host's scripts look (one resolution of variables).
+	hs[2].Vars = map[string]string{"staging_dir": "/srv/stage"}
+	dirs := []string{"var/tmp/stage.r1", "var/tmp/stage.r1", "srv/stage.r1"}
 	p := &pushPhase{GoPhase: &phases.GoPhase{Hosts: hs}, r: r}
 	d, err := backups.OpenArchive(bytes.NewReader(gz), testBackup, backups.OpenOptions{})
 	if err != nil {
@@ -103,14 +107,14 @@ func TestStreamDeliversTheWholeSnapshotToEveryHost(t *testing.T) {
 		t.Fatalf("dump sum %s, want %x", d.HexSum(), want)
 	}
 	for i, root := range roots {
-		got, err := os.ReadFile(filepath.Join(root, "var/tmp/stage", DumpFile))
+		got, err := os.ReadFile(filepath.Join(root, dirs[i], DumpFile))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !bytes.Equal(got, dump) {
 			t.Errorf("host %d received %d bytes, not the %d-byte snapshot", i, len(got), len(dump))
 		}
-		st, _ := os.Stat(filepath.Join(root, "var/tmp/stage", DumpFile))
+		st, _ := os.Stat(filepath.Join(root, dirs[i], DumpFile))
 		if st.Mode().Perm() != 0o600 {
 			t.Errorf("host %d: mode %o, want 600", i, st.Mode().Perm())
 		}

@@ -28,6 +28,9 @@ var (
 	ErrVerify = errors.New("verification failed")
 	// ErrRolledBack: the restore failed and every member was put back.
 	ErrRolledBack = errors.New("restore failed and was rolled back")
+	// ErrInterrupted: an earlier run was interrupted after it stopped etcd
+	// (its journal is open on a node): etcd recover ends it first.
+	ErrInterrupted = errors.New("an interrupted run needs etcd recover")
 	// ErrRollbackFailed: the restore failed and so did the rollback; the
 	// pre-restore member directories are still on the nodes.
 	ErrRollbackFailed = errors.New("restore failed and the rollback failed too")
@@ -55,10 +58,16 @@ type run struct {
 	opts  Options
 	env   *phases.Env
 	runID string
+	task  *tasks.Task // etcd-restore: its vars are every task's defaults
+	// recovering: this is etcd recover, not a restore (no backup, no
+	// staging; the preflight reads the members only).
+	recovering bool
+
 
 	mu       sync.Mutex
 	members  map[string]member // by host name, from the preflight
 	locks    map[string]*lock  // by host name
+	paths    map[string]Paths  // by host name, resolved in the preflight
 	stopped  bool              // the stop phase started: from here on, roll back on failure
 	snapRev  int64             // the snapshot's revision (from the staged copy)
 	snapKeys int64             // the snapshot's live keys (-1: not counted)
@@ -97,18 +106,20 @@ func Run(ctx context.Context, o Options) (*output.Report, Result, error) {
 	if o.VerifyTimeout == 0 {
 		o.VerifyTimeout = 60 * time.Second
 	}
-	r := &run{opts: o, env: o.Env, runID: o.Now().UTC().Format("20060102T150405Z"),
-		members: map[string]member{}, locks: map[string]*lock{}, snapKeys: -1}
+	r := &run{opts: o, env: o.Env, runID: newRunID(o.Now()),
+		members: map[string]member{}, locks: map[string]*lock{}, paths: map[string]Paths{}, snapKeys: -1}
 	res := Result{RunID: r.runID, Kept: map[string]string{}}
 
 	restore, err := tasks.LoadBuiltin(TaskRestore)
 	if err != nil {
 		return nil, res, err
 	}
+	r.task = restore
 	// The restore task's vars are the defaults of every task of the run;
 	// the operator's -e overrides and the run's own values beat everything.
 	r.env.InitVars(restore.Vars, o.Vars)
 	r.env.SetVar("run_id", r.runID)
+	r.env.SetVar("journal_end", "")
 	r.env.SetVar("bump_revision", o.BumpRevision)
 	r.env.SetVar("keys_rev", 0)
 	r.env.SetVar("dump_sha256", "(sha256 of the snapshot, known once it is streamed)")
@@ -143,6 +154,17 @@ func Run(ctx context.Context, o Options) (*output.Report, Result, error) {
 			runErr = fmt.Errorf("%w: %w", ErrRolledBack, runErr)
 		}
 	}
+	// The finish closes each node's journal with the outcome; after a
+	// failed rollback it stays open: etcd status shows the run, and etcd
+	// recover finishes it.
+	switch {
+	case runErr == nil:
+		r.env.SetVar("journal_end", endRestored)
+	case !r.hasStopped():
+		r.env.SetVar("journal_end", endNotStopped)
+	case res.RolledBack:
+		r.env.SetVar("journal_end", endRolledBack)
+	}
 	if !o.DryRun && r.locked() {
 		fin, err := tasks.LoadBuiltin(TaskFinish)
 		if err != nil {
@@ -166,7 +188,7 @@ func Run(ctx context.Context, o Options) (*output.Report, Result, error) {
 	}
 	if runErr == nil && !o.DryRun {
 		for _, h := range r.env.Hosts {
-			res.Kept[h.Name] = fmt.Sprintf("%s/member.pre-restore-%s", r.env.Vars["data_dir"], r.runID)
+			res.Kept[h.Name] = r.pathsOf(h.Name).Aside
 		}
 	}
 	if rep != nil {
@@ -216,7 +238,7 @@ func (r *run) restartPutBack(ctx context.Context, rb *tasks.Task, rep *output.Re
 	}
 	env := &phases.Env{Hosts: sub, Templates: r.env.Templates, Vars: r.env.Vars, ExtraVars: r.env.ExtraVars,
 		Forks: r.env.Forks, Out: r.env.Out, Logger: r.env.Logger}
-	task := &tasks.Task{Name: TaskRollback, Phases: []tasks.Phase{{
+	task := &tasks.Task{Name: TaskRollback, Vars: rb.Vars, Phases: []tasks.Phase{{
 		Title:    "Rollback: start etcd on the masters whose member was put back",
 		Template: rb.Phases[1].Template,
 	}}}
@@ -230,11 +252,26 @@ func (r *run) restartPutBack(ctx context.Context, rb *tasks.Task, rep *output.Re
 	if err != nil {
 		return rep, fmt.Sprintf(" (etcd did not start again on every one of %s: %v)", strings.Join(sub.Names(), ", "), err)
 	}
-	data := r.env.Vars["data_dir"]
-	return rep, fmt.Sprintf(" (etcd runs again on %s with the member from before the restore; on %s, once reachable: "+
-		"if %v/member.pre-restore-%s exists, move %v/member aside and that directory back to %v/member, "+
-		"then remove %v, run systemctl daemon-reload and start etcd)",
-		strings.Join(sub.Names(), ", "), strings.Join(failed, ", "), data, r.runID, data, data, r.env.Vars["hold_dropin"])
+	var how []string
+	for _, n := range failed {
+		p := r.pathsOf(n)
+		how = append(how, fmt.Sprintf("%s: %s back to %s", n, p.Aside, p.Data+"/member"))
+	}
+	return rep, fmt.Sprintf(" (etcd runs again on %s with the member from before the restore; on %s, once reachable, "+
+		"run ncnpush etcd recover: it puts the member from before the restore back (%s), removes the hold and starts etcd)",
+		strings.Join(sub.Names(), ", "), strings.Join(failed, ", "), strings.Join(how, "; "))
+}
+
+// pathsOf is host's paths for this run (resolved in the preflight; before
+// it, from the host's variables).
+func (r *run) pathsOf(host string) Paths {
+	r.mu.Lock()
+	p, ok := r.paths[host]
+	r.mu.Unlock()
+	if ok {
+		return p
+	}
+	return pathsFor(r.env.VarsFor(r.env.Hosts.Find(host), r.task), r.runID)
 }
 
 // runTask runs task t and appends its phases to prev (renumbered).
@@ -259,4 +296,11 @@ func (r *run) locked() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return len(r.locks) > 0
+}
+
+// render renders template name for host h as a phase would: h's resolved
+// variables and its facts (.Self).
+func (r *run) render(name string, h *hosts.Host) (string, error) {
+	return r.env.Templates.Render(name, phases.TemplateData{Vars: r.env.VarsFor(h, r.task), Self: h.FactsCopy(),
+		Host: phases.HostData{Name: h.Name, Address: h.Address, User: h.User, Port: h.Port, Groups: h.Groups}})
 }

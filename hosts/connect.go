@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/ncnpush/ncnpush/transport"
@@ -111,4 +112,30 @@ func countHostErrors(err error) int {
 		return len(j.Unwrap())
 	}
 	return 1
+}
+
+// ConnectAny connects to every host of hs that is not connected yet, as
+// Connect does, but keeps the hosts it reached: for commands that answer for
+// the hosts they can reach (etcd status with one master down). It returns
+// each failed host's error by name; hosts that failed keep a nil Conn.
+func ConnectAny(ctx context.Context, hs Hosts, o ConnectOptions) map[string]error {
+	dial := o.Dial
+	if dial == nil {
+		dial = o.dialSSH
+	}
+	var mu sync.Mutex
+	failed := map[string]error{}
+	todo := hs.Filter(func(h *Host) bool { return h.Conn == nil })
+	_ = todo.ParallelEach(ctx, o.Forks, func(ctx context.Context, h *Host) error {
+		c, err := dial(ctx, h)
+		if err != nil {
+			mu.Lock()
+			failed[h.Name] = fmt.Errorf("connect: %w", err)
+			mu.Unlock()
+			return nil
+		}
+		h.Conn = c
+		return nil
+	})
+	return failed
 }

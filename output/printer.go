@@ -30,6 +30,10 @@ type PrinterOptions struct {
 	Color ColorMode
 	// Redactor masks secrets in every line; nil redacts nothing.
 	Redactor *Redactor
+	// Log, if set, receives every line too, never coloured: a run log. When
+	// the writer is a [Tee] with a log, its terminal and its log are used
+	// apart and Log need not be set.
+	Log io.Writer
 }
 
 // ANSI colours given to hosts in turn, then the reset sequence.
@@ -47,6 +51,7 @@ var (
 type Printer struct {
 	mu       sync.Mutex
 	w        io.Writer
+	log      io.Writer // nil: no log
 	color    bool
 	redactor *Redactor
 	width    int            // host column width
@@ -55,8 +60,13 @@ type Printer struct {
 
 // NewPrinter returns a Printer writing to w.
 func NewPrinter(w io.Writer, o PrinterOptions) *Printer {
+	log := o.Log
+	if log == nil {
+		w, log = splitTee(w)
+	}
 	return &Printer{
 		w:        w,
+		log:      log,
 		color:    UseColor(w, o.Color),
 		redactor: o.Redactor,
 		colors:   map[string]int{},
@@ -101,7 +111,8 @@ func (p *Printer) SetHosts(names []string) {
 }
 
 // SetOutput replaces the writer (for example with a progress-bar container
-// that prints lines above its bars) and returns the previous one.
+// that prints lines above its bars) and returns the previous one. The log,
+// if any, stays.
 func (p *Printer) SetOutput(w io.Writer) io.Writer {
 	if p == nil {
 		return nil
@@ -131,17 +142,45 @@ func (p *Printer) Line(host, line string) {
 	if p == nil {
 		return
 	}
-	line = strings.TrimRight(line, "\r\n")
-	var b strings.Builder
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	prefix := p.prefixLocked(host)
+	p.writeLocked(p.lines(host, line, p.color), p.lines(host, line, false))
+}
+
+// LogLine writes host's line to the log alone (see PrinterOptions.Log):
+// what the terminal shows some other way, such as a progress bar's end.
+func (p *Printer) LogLine(host, line string) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.log != nil {
+		_, _ = io.WriteString(p.log, p.lines(host, line, false))
+	}
+}
+
+// lines formats line as host's lines, coloured or not. p.mu must be held.
+func (p *Printer) lines(host, line string, color bool) string {
+	line = strings.TrimRight(line, "\r\n")
+	var b strings.Builder
+	prefix := p.prefixLocked(host, color)
 	for _, l := range strings.Split(p.redactor.Redact(line), "\n") {
 		b.WriteString(prefix)
 		b.WriteString(strings.TrimRight(l, "\r"))
 		b.WriteByte('\n')
 	}
-	_, _ = io.WriteString(p.w, b.String())
+	return b.String()
+}
+
+// writeLocked writes s to the terminal and plain to the log. p.mu must be
+// held. Write errors are ignored: a terminal that went away must not stop a
+// run.
+func (p *Printer) writeLocked(s, plain string) {
+	_, _ = io.WriteString(p.w, s)
+	if p.log != nil {
+		_, _ = io.WriteString(p.log, plain)
+	}
 }
 
 // HostLines returns a function that writes each line it is given as host's
@@ -150,10 +189,11 @@ func (p *Printer) HostLines(host string) func(line string) {
 	return func(line string) { p.Line(host, line) }
 }
 
-// prefixLocked returns "host | " padded (and coloured). p.mu must be held.
-func (p *Printer) prefixLocked(host string) string {
+// prefixLocked returns "host | " padded (and coloured if color). p.mu must
+// be held.
+func (p *Printer) prefixLocked(host string, color bool) string {
 	name := host + strings.Repeat(" ", max(0, p.width-len(host)))
-	if !p.color {
+	if !color {
 		return name + " | "
 	}
 	i, ok := p.colors[host]
@@ -194,10 +234,11 @@ func (p *Printer) Header(h Header) {
 	s := p.redactor.Redact(h.String())
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	c := s
 	if p.color {
-		s = colorBold + s + colorReset
+		c = colorBold + s + colorReset
 	}
-	_, _ = io.WriteString(p.w, s+"\n")
+	p.writeLocked(c+"\n", s+"\n")
 }
 
 // Printf writes a free-standing message (not tied to a host) as one or more
@@ -212,7 +253,7 @@ func (p *Printer) Printf(format string, args ...any) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	_, _ = io.WriteString(p.w, s)
+	p.writeLocked(s, s)
 }
 
 // Errorf is Printf in red on a colour terminal.
@@ -223,8 +264,9 @@ func (p *Printer) Errorf(format string, args ...any) {
 	s := strings.TrimRight(p.redactor.Redact(fmt.Sprintf(format, args...)), "\n")
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	c := s
 	if p.color {
-		s = colorRed + s + colorReset
+		c = colorRed + s + colorReset
 	}
-	_, _ = io.WriteString(p.w, s+"\n")
+	p.writeLocked(c+"\n", s+"\n")
 }

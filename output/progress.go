@@ -1,13 +1,17 @@
 package output
 
 import (
+	"bytes"
 	"fmt"
 	"io"
+	"os"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
+	"golang.org/x/term"
 )
 
 // ProgressMode says how a [Progress] shows transfers.
@@ -54,17 +58,25 @@ type Progress struct {
 	now      func() time.Time
 }
 
-// NewProgress returns a Progress drawing to w (normally os.Stderr).
+// NewProgress returns a Progress drawing to w (normally os.Stderr). When w
+// is a [Tee] with a run log, bars are drawn on its terminal alone, and the
+// log gets a line per transfer when it ends (in lines mode it gets every
+// line, through the Printer).
 func NewProgress(w io.Writer, o ProgressOptions) *Progress {
 	p := &Progress{printer: o.Printer, interval: o.Interval, now: time.Now, restore: func() {}}
 	if p.interval == 0 {
 		p.interval = DefaultProgressInterval
 	}
+	w, _ = splitTee(w)
 	bars := o.Mode == ProgressBars || (o.Mode == ProgressAuto && IsTerminal(w))
 	if !bars {
 		return p
 	}
 	opts := []mpb.ContainerOption{mpb.WithOutput(w), mpb.WithWidth(40)}
+	if _, isFile := w.(*os.File); !isFile && IsTerminal(w) {
+		// mpb finds the terminal only behind an *os.File.
+		opts = append(opts, mpb.WithConsoleWriter(newConsoleWriter(w)), mpb.WithAutoRefresh())
+	}
 	if o.Mode == ProgressBars {
 		opts = append(opts, mpb.WithAutoRefresh())
 	}
@@ -176,6 +188,7 @@ func (b *Bar) Done() {
 	b.finished = true
 	if b.bar != nil {
 		b.bar.SetTotal(-1, true)
+		b.p.printer.LogLine(b.host, b.lineLocked(b.p.now(), true))
 		return
 	}
 	b.p.printer.Line(b.host, b.lineLocked(b.p.now(), true))
@@ -189,11 +202,13 @@ func (b *Bar) Abort() {
 		return
 	}
 	b.finished = true
+	line := fmt.Sprintf("%s: aborted after %s", b.label(), FormatBytes(b.current))
 	if b.bar != nil {
 		b.bar.Abort(false)
+		b.p.printer.LogLine(b.host, line)
 		return
 	}
-	b.p.printer.Line(b.host, fmt.Sprintf("%s: aborted after %s", b.label(), FormatBytes(b.current)))
+	b.p.printer.Line(b.host, line)
 }
 
 func (b *Bar) label() string {
@@ -239,4 +254,41 @@ func FormatBytes(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// consoleWriter is mpb's ConsoleWriter for a terminal behind a writer that
+// is not an *os.File (it has an Fd method): a frame is buffered, written in
+// one write, and the next one moves the cursor up over it. The terminal's
+// size is read from the Fd; when it cannot be (the terminal went away), the
+// last size read, or 80x24, serves.
+type consoleWriter struct {
+	bytes.Buffer
+	out           io.Writer
+	fd            int
+	width, height int
+}
+
+func newConsoleWriter(out io.Writer) *consoleWriter {
+	return &consoleWriter{out: out, fd: int(fdOf(out)), width: 80, height: 24}
+}
+
+func (c *consoleWriter) IsTerminal() bool { return true }
+
+func (c *consoleWriter) GetTermSize() (int, int, error) {
+	if w, h, err := term.GetSize(c.fd); err == nil && w > 0 && h > 0 {
+		c.width, c.height = w, h
+	}
+	return c.width, c.height, nil
+}
+
+// Flush writes the frame and starts the next one with moving the cursor up
+// over its lines and clearing below (as mpb's own cupwriter does: lines
+// printed above the bars come after that, then the next frame).
+func (c *consoleWriter) Flush(lines int) error {
+	_, err := c.out.Write(c.Bytes())
+	c.Reset()
+	if lines > 0 {
+		c.WriteString("\x1b[" + strconv.Itoa(lines) + "A\x1b[J")
+	}
+	return err
 }

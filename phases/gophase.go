@@ -127,3 +127,24 @@ func (e *Env) InitVars(defaults, overrides map[string]any) {
 		e.ExtraVars = map[string]any{}
 	}
 }
+
+// VarsFor resolves the variables a template of task t sees on host h: the
+// global vars, overridden by t's vars (t may be nil), by h's inventory vars,
+// then by the -e overrides and the values the run set (SetVar). It is the
+// one resolution of variables: Go code that needs a path a script uses
+// (the restore's data and staging directories, say) reads it from here, so
+// the two never disagree.
+func (e *Env) VarsFor(h *hosts.Host, t *tasks.Task) map[string]any {
+	vars := map[string]any{}
+	maps.Copy(vars, e.Vars)
+	if t != nil {
+		maps.Copy(vars, t.Vars)
+	}
+	if h != nil {
+		for k, v := range h.Vars {
+			vars[k] = v
+		}
+	}
+	maps.Copy(vars, e.ExtraVars)
+	return vars
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"strings"
 	"sync"
 	"time"
@@ -357,13 +356,7 @@ func (p *TemplatePhase) facts() map[string]map[string]any {
 
 // data builds the template data for h.
 func (p *TemplatePhase) data(h *hosts.Host, facts map[string]map[string]any) TemplateData {
-	vars := map[string]any{}
-	maps.Copy(vars, p.Env.Vars)
-	maps.Copy(vars, p.Task.Vars)
-	for k, v := range h.Vars {
-		vars[k] = v
-	}
-	maps.Copy(vars, p.Env.ExtraVars)
+	vars := p.Env.VarsFor(h, p.Task)
 	all := make([]HostData, len(p.Hosts))
 	for i, o := range p.Hosts {
 		all[i] = hostData(o)

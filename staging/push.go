@@ -50,6 +50,9 @@ type PushOptions struct {
 	// transport writes a temporary file beside it and renames it into place
 	// only when it is whole.
 	Path string
+	// PathFor, if set, gives each host its own file (by host name),
+	// instead of Path: paths resolved from each host's variables.
+	PathFor func(host string) string
 	// Mode is the file's permission bits; 0 means 0600.
 	Mode os.FileMode
 	// Progress draws the per-host transfer bars (nil: none).
@@ -94,7 +97,7 @@ func Push(ctx context.Context, o PushOptions) error {
 			start := time.Now()
 			update, end := progress(o.Progress, h.Name, size)
 			err := h.Conn.Upload(ctx, &queueReader{ctx: ctx, q: queues[h]}, transport.UploadOptions{
-				Path: o.Path, Size: size, Mode: mode, Progress: update,
+				Path: o.pathFor(h.Name), Size: size, Mode: mode, Progress: update,
 			})
 			var failed string
 			if err != nil {
@@ -124,7 +127,14 @@ func Push(ctx context.Context, o PushOptions) error {
 	}()
 	readErr := fanOut(ctx, o.Dump, queues)
 	if readErr != nil {
+		// Before the queues close: an upload that already has every byte
+		// waits for the end of its queue, and must see the failure there,
+		// not a clean end that completes it (the dump's checks fail only
+		// after its last byte).
 		cancel(readErr)
+	}
+	for _, q := range queues {
+		close(q)
 	}
 	err := <-upErr
 	upMu.Lock()
@@ -139,14 +149,10 @@ func Push(ctx context.Context, o PushOptions) error {
 }
 
 // fanOut reads the dump to its end (which verifies it) and hands every chunk
-// to every host's queue. The queues are closed at the end; on error they are
-// closed and the uploads see the context's cause.
+// to every host's queue. It does not close the queues: on error the caller
+// cancels first, so that the uploads see the context's cause rather than
+// the end of their queue.
 func fanOut(ctx context.Context, dump *backups.Dump, queues map[*hosts.Host]chan []byte) error {
-	defer func() {
-		for _, q := range queues {
-			close(q)
-		}
-	}()
 	for {
 		buf := make([]byte, ChunkSize)
 		n, err := io.ReadFull(dump, buf)
@@ -208,4 +214,12 @@ func (r *queueReader) Read(b []byte) (int, error) {
 	n := copy(b, r.cur)
 	r.cur = r.cur[n:]
 	return n, nil
+}
+
+// pathFor is the file host receives.
+func (o PushOptions) pathFor(host string) string {
+	if o.PathFor != nil {
+		return o.PathFor(host)
+	}
+	return o.Path
 }

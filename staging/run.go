@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"strings"
 	"time"
 
 	"github.com/ncnpush/ncnpush/backups"
@@ -35,7 +36,7 @@ type Options struct {
 	// Backup is the backup to stage (already selected).
 	Backup backups.Backup
 	// Dest is the private directory on every host (default: the task's
-	// dest_dir, /var/tmp/ncnpush-backups).
+	// dest_dir, /var/lib/ncnpush-backups).
 	Dest string
 	// Vars override the task's variables (-e key=value).
 	Vars map[string]any
@@ -97,11 +98,24 @@ func Run(ctx context.Context, o Options) (*output.Report, Result, error) {
 	env.SetVar("dump_file", file)
 	env.SetVar("dump_sha256", "(sha256 of the snapshot, known once it is streamed)")
 	env.SetVar("dump_bytes", "(size of the snapshot, known once it is streamed)")
-	// The archive's size bounds the dump's from below; the directory check
-	// needs at least that much room (the dump is usually a little larger).
-	env.SetVar("dump_size", fmt.Sprint(o.Backup.Size))
+	// The room needed is the snapshot's uncompressed size, from the tar
+	// header at the start of the stream (the object's size is the gzip's:
+	// real etcd data compresses 10-50 times).
+	size, err := dumpSize(ctx, o)
+	if err != nil {
+		return nil, Result{}, err
+	}
+	env.SetVar("dump_size", fmt.Sprint(size))
 	env.DryRun = o.DryRun
-	target := path.Join(fmt.Sprint(env.Vars["dest_dir"]), file)
+	// Each host's directory is resolved from its own variables, as its
+	// scripts resolve it.
+	targetFor := func(host string) string {
+		return path.Join(fmt.Sprint(env.VarsFor(env.Hosts.Find(host), t)["dest_dir"]), file)
+	}
+	target := targetFor("")
+	if len(env.Hosts) > 0 {
+		target = targetFor(env.Hosts[0].Name)
+	}
 	res := Result{Path: target, Hosts: env.Hosts.Names()}
 	env.Actions = map[string]phases.ActionFunc{
 		actionStream: func(env *phases.Env, spec tasks.Phase) (phases.Phase, error) {
@@ -109,7 +123,7 @@ func Run(ctx context.Context, o Options) (*output.Report, Result, error) {
 			if err != nil {
 				return nil, err
 			}
-			return &streamPhase{GoPhase: gp, o: &o, env: env, target: target, res: &res}, nil
+			return &streamPhase{GoPhase: gp, o: &o, env: env, target: targetFor, res: &res}, nil
 		},
 	}
 	rep, err := phases.RunTask(ctx, env, t)
@@ -124,14 +138,18 @@ type streamPhase struct {
 	*phases.GoPhase
 	o      *Options
 	env    *phases.Env
-	target string
+	target func(host string) string
 	res    *Result
 }
 
 func (p *streamPhase) DryRun(context.Context) error {
 	if p.o.Prompt != nil {
-		fmt.Fprintf(p.o.Prompt, "dry-run: would stream s3://%s/%s through gzip and tar to %s on %d hosts (mode 0600)\n",
-			p.o.Backups.Bucket(), p.o.Backup.Key, p.target, len(p.Hosts))
+		var targets []string
+		for _, h := range p.Hosts {
+			targets = append(targets, h.Name+":"+p.target(h.Name))
+		}
+		fmt.Fprintf(p.o.Prompt, "dry-run: would stream s3://%s/%s through gzip and tar to %s (mode 0600)\n",
+			p.o.Backups.Bucket(), p.o.Backup.Key, strings.Join(targets, ", "))
 	}
 	return nil
 }
@@ -145,7 +163,7 @@ func (p *streamPhase) Run(ctx context.Context) error {
 	defer dump.Close()
 	size := dump.Size()
 	err = Push(ctx, PushOptions{
-		Hosts: p.Hosts, Dump: dump, Path: p.target, Mode: 0o600, Progress: p.o.Progress,
+		Hosts: p.Hosts, Dump: dump, PathFor: p.target, Mode: 0o600, Progress: p.o.Progress,
 		Record: func(host string, start time.Time, err error) {
 			p.Record(host, start, err, fmt.Sprintf("%d bytes", size))
 		},
@@ -161,4 +179,18 @@ func (p *streamPhase) Run(ctx context.Context) error {
 			"sha256", dump.HexSum(), "hosts", len(p.Hosts), "duration", time.Since(start))
 	}
 	return nil
+}
+
+// dumpSize reads the uncompressed size of o.Backup's snapshot from the tar
+// header at the start of its stream, and closes the stream.
+func dumpSize(ctx context.Context, o Options) (int64, error) {
+	if o.Backups == nil {
+		return o.Backup.Size, nil
+	}
+	dump, err := o.Backups.Open(ctx, o.Backup, backups.OpenOptions{MaxDumpSize: o.MaxDumpSize})
+	if err != nil {
+		return 0, fmt.Errorf("%w: read the snapshot's size: %w", ErrPush, err)
+	}
+	defer dump.Close()
+	return dump.Size(), nil
 }

@@ -84,6 +84,10 @@ type Task struct {
 	// Vars are default variables, overridden by inventory host vars and by
 	// -e key=value.
 	Vars map[string]any `yaml:"vars"`
+	// Types are the variables' types (see VarType and CheckVars): declared
+	// under types:, or inferred from the default's YAML tag for a variable
+	// without one. A type may be declared for a variable without a default.
+	Types map[string]VarType `yaml:"types"`
 	// Phases run in order.
 	Phases []Phase `yaml:"phases"`
 
@@ -258,12 +262,18 @@ func Parse(file string, data []byte) (*Task, error) {
 			}
 		}
 	}
+	varNodes := map[string]*yaml.Node{}
+	if vn := mapValue(root, "vars"); vn != nil && vn.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(vn.Content); i += 2 {
+			varNodes[vn.Content[i].Value] = vn.Content[i+1]
+		}
+	}
 	if t.Name == "" {
 		t.Name = strings.TrimSuffix(strings.TrimSuffix(path.Base(filepath.ToSlash(file)), ".yaml"), ".yml")
 	}
 	t.Origin = file
 	t.setDefaults()
-	if err := t.check(file); err != nil {
+	if err := t.check(file, varNodes); err != nil {
 		return nil, err
 	}
 	return &t, nil
@@ -324,6 +334,15 @@ func checkKeys(file string, n *yaml.Node, t reflect.Type, where string) []error 
 			errs = append(errs, checkKeys(file, c, t.Elem(), fmt.Sprintf("%s[%d]", where, i))...)
 		}
 		return errs
+	case reflect.Map:
+		if n.Kind != yaml.MappingNode || t.Elem().Kind() != reflect.Struct {
+			return nil
+		}
+		var errs []error
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			errs = append(errs, checkKeys(file, n.Content[i+1], t.Elem(), where+"."+n.Content[i].Value)...)
+		}
+		return errs
 	case reflect.Struct:
 	default:
 		return nil
@@ -376,8 +395,9 @@ func (t *Task) setDefaults() {
 	}
 }
 
-// check validates everything that does not need the template set.
-func (t *Task) check(file string) error {
+// check validates everything that does not need the template set;
+// varNodes are the value nodes of vars:, by name.
+func (t *Task) check(file string, varNodes map[string]*yaml.Node) error {
 	var errs []error
 	bad := func(line int, where, format string, args ...any) {
 		errs = append(errs, &Error{File: file, Line: line, Path: where, Msg: fmt.Sprintf(format, args...), Kind: ErrInvalid})
@@ -387,9 +407,14 @@ func (t *Task) check(file string) error {
 	}
 	for k := range t.Vars {
 		if !IsIdentifier(k) {
-			bad(0, "vars", "%q is not a valid variable name (letters, digits and _, not starting with a digit)", k)
+			line := 0
+			if n := varNodes[k]; n != nil {
+				line = n.Line
+			}
+			bad(line, "vars", "%q is not a valid variable name (letters, digits and _, not starting with a digit)", k)
 		}
 	}
+	t.checkTypes(varNodes, bad)
 	if len(t.Phases) == 0 {
 		bad(0, "phases", "a task needs at least one phase")
 	}

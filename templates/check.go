@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"text/template/parse"
 )
@@ -69,9 +70,13 @@ func checkTrees(trees map[string]*parse.Tree) error {
 			continue
 		}
 		c := &checker{tree: tr}
-		end := c.list(tr.Root, newShellState())
+		st := newShellState()
+		st.ar = newTracker(c)
+		end := c.list(tr.Root, st)
 		if msg := end.unterminated(); msg != "" {
 			c.fail(nil, "", "template ends "+msg+": every template (and {{define}}) must end in plain shell code")
+		} else {
+			end.ar.finish()
 		}
 		errs = append(errs, c.errs...)
 	}
@@ -83,6 +88,19 @@ func checkTrees(trees map[string]*parse.Tree) error {
 type checker struct {
 	tree *parse.Tree
 	errs []error
+	seen map[string]bool // reported errors, to report each once
+}
+
+// report adds e unless the same error was reported already.
+func (c *checker) report(e *CheckError) {
+	if c.seen == nil {
+		c.seen = map[string]bool{}
+	}
+	if c.seen[e.Error()] {
+		return
+	}
+	c.seen[e.Error()] = true
+	c.errs = append(c.errs, e)
 }
 
 func (c *checker) fail(n parse.Node, action, reason string) {
@@ -90,7 +108,7 @@ func (c *checker) fail(n parse.Node, action, reason string) {
 	if n != nil {
 		loc, _ = c.tree.ErrorContext(n)
 	}
-	c.errs = append(c.errs, &CheckError{Template: c.tree.ParseName, Location: loc, Action: action, Reason: reason})
+	c.report(&CheckError{Template: c.tree.ParseName, Location: loc, Action: action, Reason: reason})
 }
 
 // list scans the nodes of l from state st and returns the state after them.
@@ -108,9 +126,14 @@ func (c *checker) node(n parse.Node, st shellState) shellState {
 	switch n := n.(type) {
 	case *parse.TextNode:
 		st = st.clone()
+		if st.ar != nil {
+			loc, _ := c.tree.ErrorContext(n)
+			st.ar.line = lineOf(loc)
+		}
 		st.scan(string(n.Text))
 		return st
 	case *parse.ActionNode:
+		st = st.clone()
 		c.action(n, st)
 		return st.afterWord()
 	case *parse.IfNode:
@@ -122,15 +145,22 @@ func (c *checker) node(n parse.Node, st shellState) shellState {
 		if !body.equal(st) {
 			c.fail(n, "{{range}}", "the loop body changes the shell quoting state ("+st.describe()+" before, "+body.describe()+" after)")
 		}
+		out := st.clone()
+		out.ar = mergeTrackers(st.ar, body.ar) // the body runs zero or more times
 		if n.ElseList != nil {
-			if e := c.list(n.ElseList, st); !e.equal(st) {
+			e := c.list(n.ElseList, st)
+			if !e.equal(st) {
 				c.fail(n, "{{range}}", "the {{else}} branch changes the shell quoting state ("+st.describe()+" before, "+e.describe()+" after)")
 			}
+			out.ar = mergeTrackers(out.ar, e.ar)
 		}
-		return st
+		return out
 	case *parse.TemplateNode:
+		st = st.clone()
 		if reason := st.wordHere(); reason != "" {
 			c.fail(n, n.String(), "template call "+reason)
+		} else {
+			c.value(n, n.String(), st)
 		}
 		return st.afterWord()
 	default: // comments, break, continue
@@ -148,6 +178,8 @@ func (c *checker) branches(n parse.Node, b *parse.BranchNode, st shellState, kw 
 	if !then.equal(els) {
 		c.fail(n, "{{"+kw+"}}", "its branches leave the shell in different quoting states ("+then.describe()+" vs "+els.describe()+")")
 	}
+	then = then.clone()
+	then.ar = mergeTrackers(then.ar, els.ar)
 	return then
 }
 
@@ -166,6 +198,8 @@ func (c *checker) action(n *parse.ActionNode, st shellState) {
 	case FuncQ, FuncQJoin:
 		if reason := st.wordHere(); reason != "" {
 			c.fail(n, text, "quoted value "+reason)
+		} else {
+			c.value(n, text, st)
 		}
 	case FuncRaw:
 		if len(last.Args) < 2 {
@@ -179,6 +213,30 @@ func (c *checker) action(n *parse.ActionNode, st shellState) {
 	default:
 		c.fail(n, text, "value not quoted: end the pipeline with q (or qjoin for a list), e.g. {{ "+strings.TrimSuffix(strings.TrimPrefix(text, "{{"), "}}")+" | q }}")
 	}
+}
+
+// value follows a template value printed in state st (a quoted value or a
+// template call's output): refused inside arithmetic, tracked elsewhere.
+func (c *checker) value(n parse.Node, text string, st shellState) {
+	if st.top().kind == fArith {
+		c.fail(n, text, "template value inside arithmetic: bash evaluates it as an expression even when quoted, "+
+			"so a[$(cmd)] in it would run cmd; assign it to a variable, check that with "+
+			"[[ $v =~ ^[0-9]+$ ]] || { echo ... >&2; exit 2; }, and use $v")
+		return
+	}
+	if st.ar != nil {
+		st.ar.value(&st)
+	}
+}
+
+// lineOf returns the line of a "name:line:col" location.
+func lineOf(loc string) int {
+	parts := strings.Split(loc, ":")
+	if len(parts) < 3 {
+		return 0
+	}
+	n, _ := strconv.Atoi(parts[len(parts)-2])
+	return n
 }
 
 // Shell quoting state.
@@ -243,6 +301,7 @@ type shellState struct {
 	pending   []heredoc
 	line      string // the current line of a here-document body
 	delim     *delimReader
+	ar        *tracker // the variables holding template values (see arith.go)
 }
 
 func newShellState() shellState {
@@ -252,6 +311,7 @@ func newShellState() shellState {
 func (s shellState) clone() shellState {
 	s.stack = slices.Clone(s.stack)
 	s.pending = slices.Clone(s.pending)
+	s.ar = s.ar.clone()
 	if s.delim != nil {
 		d := *s.delim
 		d.buf = slices.Clone(d.buf)
@@ -358,7 +418,11 @@ func isMeta(c byte) bool {
 // scan advances the state over literal template text.
 func (s *shellState) scan(text string) {
 	for i := 0; i < len(text); i++ {
+		n, k := len(s.stack), s.top().kind
 		s.step(text[i])
+		if s.ar != nil {
+			s.ar.char(text[i], n, k, s)
+		}
 	}
 }
 

@@ -30,6 +30,33 @@
 //   - Branches of if/with/range must leave the shell in the same quoting
 //     state, so that the check holds whichever branch runs.
 //
+// # Numbers in arithmetic
+//
+// q does not protect a value that bash evaluates as arithmetic: the value
+// of a variable used in $((...)), ((...)), let, declare -i, an operand of
+// [[ ... -eq/-ne/-lt/-le/-gt/-ge ... ]], an array subscript ${a[...]}, a
+// substring offset ${v:offset} or an indirection ${!v} is itself evaluated
+// as an expression, and a[$(cmd)] in it runs cmd. So a shell variable
+// assigned from a template value (x={{ q .Vars.x }}, and any variable copied
+// or built from it) and used in such a context is rejected unless a number
+// check ran between the assignment and the use:
+//
+//	timeout={{ q .Vars.timeout }}
+//	[[ $timeout =~ ^[0-9]+$ ]] || { echo "timeout must be a whole number, got: $timeout" >&2; exit 2; }
+//	deadline=$((SECONDS + timeout))
+//
+// or if [[ ! $timeout =~ ^[0-9]+$ ]]; then ... exit ...; fi. The regex must
+// be unquoted, anchored with ^ and $, and match only non-empty strings of
+// digits (^[0-9]+$, ^(0|[1-9][0-9]*)$, ^[1-9][0-9]{0,4}$...). A template
+// value written directly in such a context is rejected too. Values that
+// commands print (n=$(systemctl show ...)) are not template values. The
+// check follows the template's {{if}}, {{with}} and {{range}} branches (a
+// check counts after them only if every branch made it), not the shell's
+// own control flow, nor values passed to shell functions as arguments; raw
+// values are not followed (see below). Task variables are typed as well
+// (package tasks): a value for an int variable is refused before ncnpush
+// connects anywhere; the template check is the second line of defence.
+//
 // The one escape hatch is raw, whose first argument is the justification, a
 // non-empty string literal, kept in the template next to the use:
 //

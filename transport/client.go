@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -28,6 +29,13 @@ type Client struct {
 	closeOnce sync.Once
 	closeErr  error
 	lost      atomic.Pointer[string] // why the keepalive loop closed the connection
+
+	// Run's heartbeat (see remoteWrapper): a newline on the session's
+	// stdin every heartbeat; the node ends the script after
+	// heartbeatTimeout without one. Tests shorten both.
+	heartbeat        time.Duration
+	heartbeatTimeout time.Duration
+	heartbeatPaused  atomic.Bool // tests: stop writing heartbeats
 }
 
 // Dial connects to cfg.Host, through the jump hosts of cfg.Jump or
@@ -64,7 +72,7 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	ag := openAgent(log)
 	defer ag.close()
 
-	c := &Client{host: name, log: log, done: make(chan struct{})}
+	c := &Client{host: name, log: log, done: make(chan struct{}), heartbeat: heartbeatInterval, heartbeatTimeout: heartbeatTimeout}
 	var via *ssh.Client
 	for i, ep := range p.hops {
 		hopLog, action := log, "connect "+ep.addr()
@@ -75,7 +83,7 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 		hopLog.Debug("connecting", "addr", ep.addr(), "user", ep.user)
 		client, oe := dialHop(ctx, via, ep, ag, p.connectTimeout, hopLog)
 		if oe != nil {
-			c.closeConnections()
+			c.closeConnections(false)
 			switch {
 			case oe.action == "":
 				oe.action = action
@@ -187,43 +195,53 @@ func dialHop(ctx context.Context, via *ssh.Client, ep *endpoint, ag *agentConn, 
 	}
 }
 
-// keepAlive sends keepalive@openssh.com requests every interval and closes
-// the connection when max of them in a row got no reply, so that Run and
-// Upload on a dead connection fail instead of hanging.
+// keepAlive sends a keepalive@openssh.com request every interval (one at a
+// time: the SSH library serializes global requests, so a second one would
+// only queue behind an unanswered first) and closes the connection when no
+// reply has arrived for max intervals. A request on a silent link never gets
+// an answer and its SendRequest never returns by itself; the loop does not
+// wait for it: the deadline, reset by every reply, is its timeout, and
+// closing the connection releases the goroutine that sent it.
+//
+// The bound is exact: the connection is closed at most max × interval after
+// the last reply, hence at most that long after the link went silent (5 s ×
+// 5 = 25 s by default), and every Run, Upload and Download on it then fails
+// with ErrConnectionLost naming the keepalives.
 func (c *Client) keepAlive(interval time.Duration, max int) {
+	limit := time.Duration(max) * interval
 	ticker := time.NewTicker(interval)
 	defer ticker.Stop()
-	var pending chan error
-	missed := 0
+	deadline := time.NewTimer(limit)
+	defer deadline.Stop()
+	var pending chan error // the request in flight; nil if none
 	for {
 		select {
 		case <-c.done:
 			return
-		case <-ticker.C:
-		}
-		if pending != nil {
-			select {
-			case err := <-pending:
-				if err != nil {
-					return // the connection is gone; its users see that
-				}
-				pending, missed = nil, 0
-			default:
-				if missed++; missed >= max {
-					reason := fmt.Sprintf("no reply to %d keepalives sent every %s", missed, interval)
-					c.lost.Store(&reason)
-					c.log.Warn("closing unresponsive connection", "addr", c.addr, "reason", reason)
-					c.closeConnections()
-					return
-				}
-				continue
+		case err := <-pending: // a nil channel never receives
+			if err != nil {
+				return // the connection is gone; its users see that
 			}
+			pending = nil
+			deadline.Reset(limit)
+		case <-ticker.C:
+			if pending == nil {
+				pending = make(chan error, 1)
+				go func(result chan<- error) {
+					_, _, err := c.ssh.SendRequest("keepalive@openssh.com", true, nil)
+					result <- err
+				}(pending)
+			}
+		case <-deadline.C:
+			reason := fmt.Sprintf("no reply to keepalives for %s (every %s, %d missed)", limit, interval, max)
+			c.lost.Store(&reason)
+			c.log.Warn("closing unresponsive connection", "addr", c.addr, "reason", reason)
+			// Outermost first: closing the TCP connection cannot block,
+			// while closing a connection tunnelled through a silent jump
+			// host would wait to send its close message.
+			c.closeConnections(true)
+			return
 		}
-		pending = make(chan error, 1)
-		go func(result chan<- error) {
-			_, _, err := c.ssh.SendRequest("keepalive@openssh.com", true, nil)
-			result <- err
-		}(pending)
 	}
 }
 
@@ -236,6 +254,41 @@ func (c *Client) connectionLost(action string, err error) error {
 	return &opError{kind: ErrConnectionLost, host: c.host, action: action, err: err}
 }
 
+// transferLost is the error of an Upload or Download (kind ErrUpload or
+// ErrDownload) whose connection is gone: it wraps both kind and
+// ErrConnectionLost, with the keepalive loop's reason if it closed the
+// connection.
+func (c *Client) transferLost(kind error, action string, err error) error {
+	if reason := c.lost.Load(); reason != nil {
+		err = fmt.Errorf("%s: %w", *reason, err)
+	}
+	return &opError{kind: kind, host: c.host, action: action, err: fmt.Errorf("%w: %w", ErrConnectionLost, err)}
+}
+
+// connectionGone reports whether the connection to the host is closed (by
+// Close, by the keepalive loop, or by the network), to tell a failed
+// session from a failed connection. Unless it is known to be closed, it
+// opens and closes a session: the SSH library fails that at once on a
+// closed connection (it records the read error before it ends the
+// sessions), and on a silent one it blocks until the keepalive loop closes
+// it.
+func (c *Client) connectionGone() bool {
+	if c.lost.Load() != nil {
+		return true
+	}
+	select {
+	case <-c.done:
+		return true
+	default:
+	}
+	s, err := c.ssh.NewSession()
+	if err != nil {
+		return true
+	}
+	s.Close()
+	return false
+}
+
 // Host returns the inventory name of the host (Config.Host).
 func (c *Client) Host() string { return c.host }
 
@@ -244,18 +297,22 @@ func (c *Client) Host() string { return c.host }
 func (c *Client) Close() error {
 	c.closeOnce.Do(func() {
 		close(c.done)
-		c.closeErr = c.closeConnections()
+		c.closeErr = c.closeConnections(false)
 	})
 	return c.closeErr
 }
 
 // closeConnections closes the host connection and the jump connections,
-// innermost first, and returns the first unexpected error.
-func (c *Client) closeConnections() error {
+// innermost first (outermost first if abort: the connection is lost), and
+// returns the first unexpected error.
+func (c *Client) closeConnections(abort bool) error {
 	var first error
 	clients := []*ssh.Client{c.ssh}
 	for i := len(c.jumps) - 1; i >= 0; i-- {
 		clients = append(clients, c.jumps[i])
+	}
+	if abort {
+		slices.Reverse(clients)
 	}
 	for _, cl := range clients {
 		if cl == nil {

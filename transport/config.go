@@ -24,10 +24,13 @@ const (
 	// authentication).
 	DefaultConnectTimeout = 10 * time.Second
 	// DefaultKeepAlive is the interval between keepalive requests.
-	DefaultKeepAlive = 15 * time.Second
-	// DefaultKeepAliveMax is how many keepalives in a row may go unanswered
-	// before the connection is closed.
-	DefaultKeepAliveMax = 3
+	DefaultKeepAlive = 5 * time.Second
+	// DefaultKeepAliveMax is how many keepalive intervals may pass without
+	// a reply before the connection is closed: with DefaultKeepAlive, a
+	// link that goes silent (packets dropped, no RST) is given up on, and
+	// everything using the connection fails with ErrConnectionLost, within
+	// 25 s.
+	DefaultKeepAliveMax = 5
 )
 
 // Config describes how to reach one host. Zero values defer to the user's
@@ -78,9 +81,12 @@ type Config struct {
 	// authentication, per hop. Default ssh_config ConnectTimeout, then 10s.
 	ConnectTimeout time.Duration
 	// KeepAlive is the interval of keepalive@openssh.com requests; the
-	// connection is closed after ServerAliveCountMax (default 3) in a row go
-	// unanswered. Default ssh_config ServerAliveInterval, then 15s. Negative
-	// disables keepalives.
+	// connection is closed once none has been answered for
+	// ServerAliveCountMax (default 5) intervals, so a silent link fails
+	// Run, Upload and Download with ErrConnectionLost at most KeepAlive ×
+	// ServerAliveCountMax after it went silent (as OpenSSH's ssh counts
+	// it). Default ssh_config ServerAliveInterval, then 5s (25 s in all).
+	// Negative disables keepalives.
 	KeepAlive time.Duration
 	// Logger receives the transport's log lines; each carries host=<Host>.
 	// Nil discards them.

@@ -42,6 +42,10 @@ var errDownloadEnded = errors.New("download ended")
 // with shell.Quote, never with go-scp's %q. The remote login shell must be
 // POSIX (sh, bash), as it is for root on the nodes.
 //
+// If the connection is lost (on a silent link, within the keepalive bound:
+// see Config.KeepAlive), the error wraps ErrConnectionLost as well as
+// ErrDownload.
+//
 // If ctx is cancelled, the transfer stops at the next chunk. A Write on w
 // that blocks is not interrupted: Download then returns after a few seconds
 // without waiting for it. w is not written again after Download returns.
@@ -79,6 +83,8 @@ func (c *Client) Download(ctx context.Context, w io.Writer, opts DownloadOptions
 		return n, fail(context.Cause(ctx))
 	case dw.failed() != nil:
 		return n, fail(fmt.Errorf("write: %w", dw.failed()))
+	case err != nil && c.connectionGone():
+		return n, c.transferLost(ErrDownload, action, scpError(err))
 	case err != nil:
 		return n, fail(scpError(err))
 	case n != announced.Load():

@@ -32,7 +32,8 @@ var (
 	ErrRemoteCommand = errors.New("remote command failed")
 	// ErrConnectionLost: an established connection broke while it was in
 	// use (keepalives unanswered, connection closed, remote end vanished
-	// without reporting an exit status).
+	// without reporting an exit status). An Upload or Download whose
+	// connection broke wraps it together with ErrUpload or ErrDownload.
 	ErrConnectionLost = errors.New("connection lost")
 	// ErrUpload: an SCP upload failed (invalid options, short or long
 	// reader, remote scp error).

@@ -19,10 +19,10 @@ import (
 // RunOptions controls Run.
 //
 // There is deliberately no Stdin: the script itself is bash's standard
-// input, and after the script the session's stdin stays open as the lifeline
-// that ends the remote command when the client goes away (see Run). Data a
-// script needs belongs in the script (quoted with shell.Quote) or in a file
-// sent with Upload.
+// input, and after the script the session's stdin carries Run's heartbeat,
+// the lifeline that ends the remote command when the client goes away (see
+// Run). Data a script needs belongs in the script (quoted with shell.Quote)
+// or in a file sent with Upload.
 type RunOptions struct {
 	// Stdout receives each line the script writes to standard output,
 	// without the trailing newline; a final line without newline is
@@ -52,32 +52,58 @@ const (
 	// remote command to confirm it ended before it closes the session
 	// regardless. It exceeds the wrapper's TERM→KILL grace period.
 	cancelWait = 8 * time.Second
+	// heartbeatInterval is how often Run writes a heartbeat (a newline) on
+	// the session's stdin once the script is sent.
+	heartbeatInterval = 5 * time.Second
+	// heartbeatTimeout is how long the remote wrapper waits for a heartbeat
+	// before it ends the script: 5 heartbeats missed. With the wrapper's
+	// 5 s TERM→KILL grace, a node whose client vanished without a word
+	// (power loss, a dead link: sshd notices nothing) has ended the script's
+	// process group within 30 s of the last heartbeat, the bound the client
+	// side keeps with its keepalives (DefaultKeepAlive × DefaultKeepAliveMax).
+	heartbeatTimeout = 25 * time.Second
+	// feedChunk is the largest piece of the script written to stdin at once:
+	// a cancellation waits for one piece at most before it closes stdin.
+	feedChunk = 32 << 10
 )
 
 // remoteWrapper is run by bash on the node as
 //
-//	bash --norc --noprofile -c "$remoteWrapper" ncnpush-run <script length in bytes>
+//	bash --norc --noprofile -c "$remoteWrapper" ncnpush-run <script length in bytes> <heartbeat timeout in seconds>
 //
 // It exists so that a cancelled or disconnected run ends the script and
 // everything it started, which OpenSSH does not do by itself for sessions
 // without a PTY: sshd neither signals the command when the channel closes
 // nor, for "signal" requests (OpenSSH ≥ 7.9), anything beyond the session's
-// first process. The wrapper
+// first process; and when the client vanishes silently (power loss, a link
+// that drops packets without a reset), sshd does not even notice. The
+// wrapper
 //
 //  1. reads exactly the announced number of script bytes from stdin and
 //     refuses to run a truncated script (exit 125);
 //  2. under `set -m`, so that each background job gets its own process
 //     group, starts two jobs:
-//     - the lifeline, `cat` on the rest of stdin (the SSH channel): the
-//     client sends nothing more and closes stdin only to cancel, and sshd
-//     closes it when the channel or the connection goes away;
+//     - the lifeline, reading the rest of stdin (the SSH channel), where
+//     the client writes a heartbeat line every few seconds (see Run). It
+//     ends by itself on EOF (the client closes stdin only to cancel; sshd
+//     closes it when the channel or the connection goes away, if it
+//     notices) or when no heartbeat came for the timeout (the client or the
+//     link is gone, whether sshd noticed or not); never with status 143;
 //     - the script, `bash -euo pipefail -s` fed from the script bytes, in a
 //     subshell that kills the lifeline when the script ends;
 //  3. waits for the lifeline. Killed by the script job (status 143): the
 //     script is done, and the wrapper exits with its status. Ended any
-//     other way (EOF): the client is gone, so the wrapper sends SIGTERM to
-//     the script's whole process group, then SIGKILL if anything is still
-//     there 4 to 5 seconds later ($SECONDS ticks in whole seconds).
+//     other way (EOF, no heartbeat): the client is gone, so the wrapper
+//     sends SIGTERM to the script's whole process group, then SIGKILL if
+//     anything is still there 4 to 5 seconds later ($SECONDS ticks in whole
+//     seconds), and says so on stderr if it was the heartbeat.
+//
+// This is what bounds the node side of a long-running Run, the restore's
+// lock above all: the lock is an flock held by a Run that lasts the whole
+// restore, so when the heartbeat stops — the workstation lost power, or the
+// link died — the lock's holder is ended, and the lock released, at most
+// heartbeatTimeout + 5 s (30 s) after the last heartbeat arrived, even if
+// sshd never learns that the connection is dead.
 //
 // The waits name their PID, which bash answers even for a job that already
 // ended, so a script that finishes instantly is not missed (`wait -n` would
@@ -85,9 +111,11 @@ const (
 // sent to the wrapper itself also end the group. Processes a script detaches
 // on purpose (setsid, systemd-run) are not touched. Job notices are silenced
 // by pointing the wrapper's own stderr at /dev/null once the jobs (which keep
-// the real stderr) are started.
+// the real stderr) are started; fd 4 keeps the real one for the wrapper's
+// own message.
 const remoteWrapper = `set -u
 n=$1
+limit=$2
 s=$(head -c "$n"; printf x)
 s=${s%x}
 got=$(LC_ALL=C; printf %s "${#s}")
@@ -97,7 +125,11 @@ if [ "$got" != "$n" ]; then
 fi
 exec 3<&0 </dev/null
 set -m
-cat <&3 >/dev/null 2>&1 3<&- &
+while :; do
+	IFS= read -r -t "$limit" _ && continue
+	[ "$?" -gt 128 ] && exit 3
+	exit 0
+done <&3 >/dev/null 2>&1 3<&- &
 lifeline=$!
 {
 	printf %s "$s" | bash -euo pipefail -s
@@ -106,7 +138,7 @@ lifeline=$!
 	exit "$rc"
 } 3<&- &
 script=$!
-exec 3<&- 2>/dev/null
+exec 3<&- 4>&2 2>/dev/null
 cancel() {
 	kill -TERM -- "-$script" || return 0
 	deadline=$((SECONDS + 5))
@@ -122,8 +154,12 @@ trap 'cancel; exit 129' HUP
 trap 'cancel; exit 130' INT
 trap 'cancel; exit 143' TERM
 wait "$lifeline"
-if [ "$?" -ne 143 ]; then
+ended=$?
+if [ "$ended" -ne 143 ]; then
 	cancel
+	if [ "$ended" -eq 3 ]; then
+		echo "ncnpush: no heartbeat from the client for $limit s; the script was ended" >&4
+	fi
 fi
 wait "$script"
 `
@@ -133,8 +169,12 @@ wait "$script"
 // sources ~/.bashrc when it thinks sshd started it (Debian and SUSE build it
 // so), and exec resets the shell level that would tell it otherwise; the
 // login shell has already done that once.
-func remoteCommand(n int) string {
-	return "exec bash --norc --noprofile -c " + shell.Quote(remoteWrapper) + " ncnpush-run " + strconv.Itoa(n)
+//
+// timeout is the wrapper's heartbeat timeout, in seconds (bash's read -t
+// takes fractions).
+func remoteCommand(n int, timeout time.Duration) string {
+	return "exec bash --norc --noprofile -c " + shell.Quote(remoteWrapper) + " ncnpush-run " + strconv.Itoa(n) +
+		" " + strconv.FormatFloat(timeout.Seconds(), 'f', -1, 64)
 }
 
 // Run runs script on the host with `bash -euo pipefail -s`, the script
@@ -145,15 +185,23 @@ func remoteCommand(n int) string {
 // A script that exits non-zero returns an *ExitError (errors.Is
 // ErrRemoteCommand) together with a RunResult carrying the code.
 //
-// When ctx is cancelled, Run closes the session's stdin; the remote wrapper
-// (see remoteWrapper) then terminates the script's whole process group —
-// SIGTERM, SIGKILL after 5s — and Run returns ctx's error once the remote
-// side confirmed the end (or after a few seconds at most). Closing the
-// Client or losing the connection ends the script the same way, as soon as
-// sshd notices.
+// After the script, Run writes a heartbeat, a newline, on the session's
+// stdin every 5 s until it returns. The remote wrapper (see remoteWrapper)
+// ends the script's whole process group — SIGTERM, SIGKILL after 5 s — when
+// stdin reaches EOF or when no heartbeat came for 25 s: so a script outlives
+// neither a cancellation nor a client that vanished without a word, by more
+// than 30 s, however long it may run while the client is there.
+//
+// When ctx is cancelled, Run closes the session's stdin (no heartbeat is
+// written after that); the wrapper then ends the script's process group,
+// and Run returns ctx's error once the remote side confirmed the end (or
+// after a few seconds at most). Closing the Client or losing the connection
+// ends the script the same way, as soon as sshd notices, or when the
+// heartbeat times out if it does not.
 //
 // A cancelled Run returns an error wrapping ctx's error (context.Canceled
-// or context.DeadlineExceeded); a lost connection, ErrConnectionLost.
+// or context.DeadlineExceeded); a lost connection, ErrConnectionLost (on a
+// silent link, within the keepalive bound: see Config.KeepAlive).
 //
 // Scripts must not contain NUL bytes (shell.ErrNUL). Commands in the
 // script that read standard input read the rest of the script, as with any
@@ -190,7 +238,7 @@ func (c *Client) Run(ctx context.Context, script string, opts RunOptions) (RunRe
 	if err != nil {
 		return finish(&opError{kind: ErrConnectionLost, host: c.host, action: action, err: err})
 	}
-	if err := sess.Start(remoteCommand(len(script))); err != nil {
+	if err := sess.Start(remoteCommand(len(script), c.heartbeatTimeout)); err != nil {
 		return finish(c.connectionLost(action+": start", err))
 	}
 	c.log.Debug("script started", "bytes", len(script))
@@ -199,10 +247,19 @@ func (c *Client) Run(ctx context.Context, script string, opts RunOptions) (RunRe
 	streams.Add(2)
 	go func() { defer streams.Done(); streamLines(stdout, opts.Stdout) }()
 	go func() { defer streams.Done(); streamLines(stderr, opts.Stderr) }()
+	in := &stdinFeed{w: stdin}
+	quit := make(chan struct{}) // closed when Run returns: no more heartbeats
+	fed := make(chan struct{})  // closed when the writer has stopped
 	go func() {
-		// The write fails only if the session ends early; the exit status
-		// says why. stdin stays open: it is the lifeline.
-		_, _ = io.WriteString(stdin, script)
+		defer close(fed)
+		// A write fails only if the session ends early (the exit status
+		// says why) or stdin was closed to cancel.
+		c.feed(in, script, quit)
+	}()
+	defer func() {
+		close(quit)
+		sess.Close() // fails a write still waiting for the remote window
+		<-fed
 	}()
 	done := make(chan error, 1)
 	go func() {
@@ -216,8 +273,11 @@ func (c *Client) Run(ctx context.Context, script string, opts RunOptions) (RunRe
 	case <-ctx.Done():
 		// EOF on stdin makes the remote wrapper kill the script's process
 		// group; wait for it to report back so the kill is known to have
-		// happened while we still held the connection.
-		stdin.Close()
+		// happened while we still held the connection. Closing waits for a
+		// write in progress (one piece of the script or a heartbeat), so it
+		// does not hold up the bound below.
+		closed := make(chan struct{})
+		go func() { defer close(closed); in.close() }()
 		select {
 		case err := <-done:
 			c.log.Info("script cancelled; remote process group ended", "remote_result", fmt.Sprint(err))
@@ -226,6 +286,7 @@ func (c *Client) Run(ctx context.Context, script string, opts RunOptions) (RunRe
 			sess.Close()
 			<-done
 		}
+		<-closed
 		return finish(&opError{host: c.host, action: action, err: context.Cause(ctx)})
 	}
 
@@ -245,6 +306,70 @@ func (c *Client) Run(ctx context.Context, script string, opts RunOptions) (RunRe
 			err = errors.New("the remote command ended without reporting an exit status")
 		}
 		return finish(c.connectionLost(action, err))
+	}
+}
+
+// heartbeatLine is what Run writes on the session's stdin as a heartbeat:
+// one line for the wrapper's `read`.
+var heartbeatLine = []byte("\n")
+
+// feed writes script to in, then a heartbeat every c.heartbeat until quit
+// is closed or a write fails.
+func (c *Client) feed(in *stdinFeed, script string, quit <-chan struct{}) {
+	for rest := script; rest != ""; {
+		n := min(len(rest), feedChunk)
+		if in.write([]byte(rest[:n])) != nil {
+			return
+		}
+		rest = rest[n:]
+	}
+	ticker := time.NewTicker(c.heartbeat)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-quit:
+			return
+		case <-ticker.C:
+		}
+		if c.heartbeatPaused.Load() {
+			continue
+		}
+		if in.write(heartbeatLine) != nil {
+			return
+		}
+	}
+}
+
+// errStdinClosed fails a write to a Run's stdin after it was closed to
+// cancel.
+var errStdinClosed = errors.New("stdin closed")
+
+// stdinFeed is a Run session's stdin, written by one goroutine (the script,
+// then heartbeats) and closed by another to cancel: no write starts once it
+// is closed, and closing waits for a write in progress.
+type stdinFeed struct {
+	mu     sync.Mutex
+	w      io.WriteCloser
+	closed bool
+}
+
+func (f *stdinFeed) write(p []byte) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return errStdinClosed
+	}
+	_, err := f.w.Write(p)
+	return err
+}
+
+// close sends EOF (the wrapper then ends the script); it is idempotent.
+func (f *stdinFeed) close() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.closed {
+		f.closed = true
+		_ = f.w.Close() // fails only on a session that already ended
 	}
 }
 

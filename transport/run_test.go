@@ -179,7 +179,7 @@ func TestRunQuotedValueArrivesLiterally(t *testing.T) {
 func TestRemoteWrapperRefusesTruncatedScript(t *testing.T) {
 	marker := filepath.Join(t.TempDir(), "ran")
 	script := "touch " + shell.Quote(marker) + "\n" + "echo rest\n"
-	cmd := exec.Command("bash", "-c", remoteCommand(len(script)))
+	cmd := exec.Command("bash", "-c", remoteCommand(len(script), heartbeatTimeout))
 	cmd.Stdin = strings.NewReader(script[:len(script)-5]) // EOF before the end
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -197,7 +197,7 @@ func TestRemoteWrapperRefusesTruncatedScript(t *testing.T) {
 
 	// With the whole script, multi-byte characters counted as bytes, it runs.
 	script = "printf 'é€\\n'"
-	cmd = exec.Command("bash", "-c", remoteCommand(len(script)))
+	cmd = exec.Command("bash", "-c", remoteCommand(len(script), heartbeatTimeout))
 	stdinR, stdinW, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)

@@ -48,9 +48,17 @@ const uploadTempPrefix = ".ncnpush-upload-"
 // mv -fT (a directory at Path is an error), so Path never holds a partial
 // file: it is either the old file or the complete new one. Replacing a file
 // this way gives it a new inode (hard links to the old file keep the old
-// content) owned by the remote user. On failure or cancellation the
-// temporary file is removed. The remote login shell must be POSIX (sh,
-// bash), as it is for root on the nodes.
+// content) owned by the remote user. The remote login shell must be POSIX
+// (sh, bash), as it is for root on the nodes.
+//
+// On every failure — cancellation before or after the last byte, a reader
+// that fails or yields too few or too many bytes, an scp error, a failed
+// rename — the temporary file is removed, with a fresh session on the same
+// connection, before Upload returns; if that fails, the error says so and
+// names the file. If the connection itself is lost, nothing can be removed:
+// the error wraps ErrConnectionLost as well as ErrUpload and names the
+// temporary file that may remain (the remote scp removes it itself if the
+// transfer was cut short, once sshd notices the connection is gone).
 //
 // go-scp, the SCP library, builds the remote command as `scp -qt %q` with
 // Go's %q, which is not shell quoting ($(...) and backticks would run). The
@@ -59,8 +67,10 @@ const uploadTempPrefix = ".ncnpush-upload-"
 // go-scp's own arguments into a comment. The file name go-scp puts in the
 // SCP protocol header is the temporary file's, which is always plain ASCII.
 //
-// If ctx is cancelled, the transfer stops at the next chunk. A Read on r
-// that blocks is not interrupted: Upload then returns after a few seconds
+// If ctx is cancelled, the transfer stops at the next chunk; cancellation
+// is honoured until the rename starts (a rename is not interrupted: once it
+// ran, the upload is complete and Upload returns nil). A Read on r that
+// blocks is not interrupted: Upload then returns after a few seconds
 // without waiting for it, and r is not read again after Upload returns.
 func (c *Client) Upload(ctx context.Context, r io.Reader, opts UploadOptions) error {
 	action := "upload " + opts.Path
@@ -88,6 +98,19 @@ func (c *Client) Upload(ctx context.Context, r io.Reader, opts UploadOptions) er
 	if err != nil {
 		return fail(err)
 	}
+	// abandon removes the temporary file after a failure and returns the
+	// upload's error for cause.
+	abandon := func(cause error) error {
+		rmErr := c.removeTemp(ctx, tmp)
+		switch {
+		case rmErr == nil:
+			return fail(cause)
+		case errors.Is(rmErr, ErrConnectionLost):
+			return c.transferLost(ErrUpload, action, fmt.Errorf("%w; the temporary file %s may remain on the host: without the connection it cannot be removed", cause, tmp))
+		default:
+			return fail(fmt.Errorf("%w; the temporary file %s could not be removed: %v", cause, tmp, rmErr))
+		}
+	}
 
 	// Cancellation goes through the reader (see scpContext): its next Read
 	// fails and the remote scp exits on the short file.
@@ -100,21 +123,28 @@ func (c *Client) Upload(ctx context.Context, r io.Reader, opts UploadOptions) er
 	ur.stopped.Store(true)
 	switch {
 	case ctx.Err() != nil:
-		return fail(context.Cause(ctx))
+		// Also after the last byte: the remote scp may have completed the
+		// temporary file before the cancellation showed.
+		return abandon(context.Cause(ctx))
 	case ur.mismatch() != nil:
-		return fail(ur.mismatch())
+		return abandon(ur.mismatch())
 	case err != nil:
-		return fail(scpError(err))
+		return abandon(scpError(err))
 	}
 
 	if err := c.moveIntoPlace(ctx, tmp, opts.Path); err != nil {
-		return fail(err)
+		return abandon(err)
 	}
 	elapsed := time.Since(start)
 	c.log.Debug("uploaded", "path", opts.Path, "bytes", opts.Size, "mode", fmt.Sprintf("%04o", mode),
 		"duration", elapsed, "MiB_per_s", float64(opts.Size)/(1<<20)/max(elapsed.Seconds(), 1e-9))
 	return nil
 }
+
+// cleanupTimeout bounds the removal of an abandoned temporary file. It
+// exceeds the default keepalive bound, so that on a link that went silent
+// the removal fails as a lost connection rather than by this timeout.
+const cleanupTimeout = 30 * time.Second
 
 // uploadCommand is the remote command line of an upload to tmp.
 //
@@ -135,26 +165,36 @@ func uploadCommand(tmp string) string {
 		"{ scp -p -qt -- " + q + " || rm -f -- " + q + "; } | dd bs=1 skip=1 status=none"
 }
 
-// moveIntoPlace renames the uploaded temporary file to its path, or
-// removes it if that fails.
+// moveIntoPlace renames the uploaded temporary file to its path. The
+// rename is not cancelled with ctx (it is one rename(2), and its outcome
+// must be known); it is bounded by cleanupTimeout.
 func (c *Client) moveIntoPlace(ctx context.Context, tmp, dest string) error {
 	var stderr []string
 	collect := func(line string) { stderr = append(stderr, line) }
+	mvCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
 	// -T: a directory at dest is an error, not a place to move into.
-	_, err := c.Run(ctx, shell.Join("mv", "-fT", "--", tmp, dest), RunOptions{Stderr: collect})
+	_, err := c.Run(mvCtx, shell.Join("mv", "-fT", "--", tmp, dest), RunOptions{Stderr: collect})
 	if err == nil {
 		return nil
 	}
-	cleanupCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	if _, rmErr := c.Run(cleanupCtx, shell.Join("rm", "-f", "--", tmp), RunOptions{}); rmErr != nil {
-		c.log.Warn("could not remove temporary upload file", "file", tmp, "err", rmErr)
-	}
-	// Cancelled: what the half-started command said is no reason.
-	if len(stderr) > 0 && ctx.Err() == nil {
+	if len(stderr) > 0 {
 		return fmt.Errorf("move into place: %s: %w", strings.Join(stderr, "; "), err)
 	}
 	return fmt.Errorf("move into place: %w", err)
+}
+
+// removeTemp removes an upload's temporary file with a fresh session (the
+// upload's own may be gone), even if ctx is cancelled. An error wrapping
+// ErrConnectionLost means the connection is gone.
+func (c *Client) removeTemp(ctx context.Context, tmp string) error {
+	rmCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	_, err := c.Run(rmCtx, shell.Join("rm", "-f", "--", tmp), RunOptions{})
+	if err != nil {
+		c.log.Warn("could not remove temporary upload file", "file", tmp, "err", err)
+	}
+	return err
 }
 
 // uploadReader passes exactly size bytes from r, reports progress, turns a
@@ -192,11 +232,19 @@ func (u *uploadReader) Read(p []byte) (int, error) {
 	}
 	if u.n == u.size {
 		// All announced bytes are sent; make sure there are no more.
+		// Its error counts: a reader that fails here (say, a stream whose
+		// verification failed after its last byte) must fail the upload,
+		// not let it complete.
 		var probe [1]byte
-		if n, _ := io.ReadAtLeast(u.r, probe[:], 1); n > 0 {
+		n, err := io.ReadAtLeast(u.r, probe[:], 1)
+		switch {
+		case n > 0:
 			return 0, u.fail(fmt.Errorf("the reader has more than the %d bytes announced in Size", u.size))
+		case errors.Is(err, io.EOF):
+			return 0, io.EOF
+		default:
+			return 0, u.fail(fmt.Errorf("read after the last of %d bytes: %w", u.size, err))
 		}
-		return 0, io.EOF
 	}
 	if rest := u.size - u.n; int64(len(p)) > rest {
 		p = p[:rest]

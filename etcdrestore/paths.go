@@ -1,0 +1,201 @@
+package etcdrestore
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/ncnpush/ncnpush/hosts"
+	"github.com/ncnpush/ncnpush/phases"
+	"github.com/ncnpush/ncnpush/tasks"
+)
+
+// ErrBadPath is matched (errors.Is) by CheckPaths errors: a path variable
+// that ncnpush refuses to write in, before it connects anywhere.
+var ErrBadPath = errors.New("refused path")
+
+// Paths are the remote paths one run uses on one master. They are resolved
+// once per host from that host's variables (phases.Env.VarsFor: task
+// defaults, inventory host and group vars, -e), registered as the host's
+// fact "paths" for the templates, and used by Go for the stream's target,
+// the plan and the report: the two never disagree.
+type Paths struct {
+	// Data is etcd's data directory (data_dir); only member/ inside it is
+	// moved.
+	Data string
+	// Staging is this run's private staging directory,
+	// <staging_dir>.<run ID>: made by the run (mkdir, 0700), removed by it.
+	Staging string
+	// State is ncnpush's own directory on the node (state_dir, root 0700):
+	// the lock and the runs' journals.
+	State string
+	// Journal is this run's journal, <state_dir>/<run ID>.journal.
+	Journal string
+	// Aside is where the swap moves the member from before the restore.
+	Aside string
+	// Failed is where a rollback moves the restored member.
+	Failed string
+	// Lock is the node's restore lock (lock_file).
+	Lock string
+	// Hold is the drop-in that holds etcd stopped (hold_dropin).
+	Hold string
+}
+
+// fact is p as the templates see it: .Self.paths.staging and so on.
+func (p Paths) fact() map[string]any {
+	return map[string]any{"data": p.Data, "staging": p.Staging, "state": p.State, "journal": p.Journal,
+		"aside": p.Aside, "failed": p.Failed, "lock": p.Lock, "hold": p.Hold}
+}
+
+// pathsFor resolves a run's paths from one host's variables.
+func pathsFor(vars map[string]any, runID string) Paths {
+	data := str(vars["data_dir"])
+	state := str(vars["state_dir"])
+	return Paths{
+		Data:    data,
+		Staging: str(vars["staging_dir"]) + "." + runID,
+		State:   state,
+		Journal: path.Join(state, runID+".journal"),
+		Aside:   path.Join(data, "member.pre-restore-"+runID),
+		Failed:  path.Join(data, "member.failed-restore-"+runID),
+		Lock:    str(vars["lock_file"]),
+		Hold:    str(vars["hold_dropin"]),
+	}
+}
+
+func str(v any) string {
+	if v == nil {
+		return ""
+	}
+	return fmt.Sprint(v)
+}
+
+// newRunID is a run's ID: its start time (UTC, to the second, so that IDs
+// sort by time and `etcd cleanup --older-than` can read it) and 32 random
+// bits, so that no two runs ever share one (a clock set back, a node
+// restored from a VM snapshot): the swap refuses a pre-restore directory its
+// own run did not make.
+func newRunID(now time.Time) string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b) // never fails (crypto/rand)
+	return now.UTC().Format(runIDTime) + "-" + hex.EncodeToString(b)
+}
+
+// runIDTime is the time layout at the start of a run ID.
+const runIDTime = "20060102T150405Z"
+
+// RunTime is the time a run ID (or a kept directory's suffix) starts with.
+func RunTime(id string) (time.Time, bool) {
+	if len(id) < len(runIDTime) {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(runIDTime, id[:len(runIDTime)])
+	return t, err == nil
+}
+
+// systemDirs are directories no ncnpush path variable may name: staging in
+// them would make the run's clean-up remove them, and a lock or journal
+// there would sit where other users write.
+var systemDirs = []string{"/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib64", "/opt", "/proc",
+	"/root", "/run", "/run/lock", "/sbin", "/srv", "/sys", "/tmp", "/usr", "/usr/bin", "/usr/lib", "/usr/local",
+	"/usr/sbin", "/var", "/var/lib", "/var/log", "/var/tmp", "/var/run", "/var/spool", "/var/cache", "/dev/shm",
+	"/etc/kubernetes", "/etc/systemd", "/etc/systemd/system"}
+
+// pathVars are the restore's path variables, checked by CheckPaths.
+var pathVars = []string{"data_dir", "staging_dir", "state_dir", "lock_file", "hold_dropin", "pki_dir", "kubeadm_config"}
+
+// CheckPaths refuses path variables that would make a run write, or remove,
+// where it must not: every path must be absolute and clean; staging_dir and
+// state_dir must not be a system directory, nor equal to, inside or above
+// data_dir (the run's clean-up removes its staging directory whole), nor
+// inside or above each other; lock_file must be inside state_dir. vars are
+// one host's resolved variables; the error names the host and is one line.
+func CheckPaths(host string, vars map[string]any) error {
+	for _, k := range pathVars {
+		v, ok := vars[k]
+		if !ok {
+			continue
+		}
+		p := str(v)
+		switch {
+		case p == "":
+			return fmt.Errorf("%w: %s: %s is empty", ErrBadPath, host, k)
+		case strings.ContainsAny(p, "\x00\n\r"):
+			return fmt.Errorf("%w: %s: %s %q contains a control character", ErrBadPath, host, k, p)
+		case !path.IsAbs(p):
+			return fmt.Errorf("%w: %s: %s %q is not an absolute path", ErrBadPath, host, k, p)
+		case path.Clean(p) != p:
+			return fmt.Errorf("%w: %s: %s %q is not a clean path (write it %q)", ErrBadPath, host, k, p, path.Clean(p))
+		}
+	}
+	data := str(vars["data_dir"])
+	for _, k := range []string{"staging_dir", "state_dir"} {
+		p := str(vars[k])
+		if p == "" {
+			continue
+		}
+		for _, s := range systemDirs {
+			if p == s {
+				return fmt.Errorf("%w: %s: %s %s is a system directory: name a directory of ncnpush's own, e.g. %s/ncnpush-etcd-restore",
+					ErrBadPath, host, k, p, map[bool]string{true: "/var/tmp", false: "/var/lib"}[k == "staging_dir"])
+			}
+		}
+		if data != "" && related(p, data) {
+			return fmt.Errorf("%w: %s: %s %s is %s data_dir %s: it must be apart from etcd's data", ErrBadPath, host, k, p, relation(p, data), data)
+		}
+	}
+	if st, sd := str(vars["staging_dir"]), str(vars["state_dir"]); st != "" && sd != "" && related(st, sd) {
+		return fmt.Errorf("%w: %s: staging_dir %s is %s state_dir %s: they must be apart", ErrBadPath, host, st, relation(st, sd), sd)
+	}
+	if l, sd := str(vars["lock_file"]), str(vars["state_dir"]); l != "" && sd != "" && path.Dir(l) != sd {
+		return fmt.Errorf("%w: %s: lock_file %s must be in state_dir %s (ncnpush's own directory: no other user can hold or redirect the lock there)",
+			ErrBadPath, host, l, sd)
+	}
+	return nil
+}
+
+// related reports whether a and b are equal or one is inside the other.
+func related(a, b string) bool {
+	return a == b || strings.HasPrefix(a, strings.TrimSuffix(b, "/")+"/") || strings.HasPrefix(b, strings.TrimSuffix(a, "/")+"/")
+}
+
+func relation(a, b string) string {
+	switch {
+	case a == b:
+		return "equal to"
+	case strings.HasPrefix(a, strings.TrimSuffix(b, "/")+"/"):
+		return "inside"
+	default:
+		return "above"
+	}
+}
+
+// CheckHosts resolves the restore's variables for every host, as the run
+// will (the task etcd-restore's vars, then each host's inventory vars, then
+// overrides) and checks them: the types the task declares and CheckPaths.
+// It needs no connection: commands call it before they dial, so that a typo
+// in -e or in an inventory var changes nothing anywhere.
+func CheckHosts(hs hosts.Hosts, overrides map[string]any) error {
+	t, err := tasks.LoadBuiltin(TaskRestore)
+	if err != nil {
+		return err
+	}
+	env := &phases.Env{}
+	env.InitVars(t.Vars, overrides)
+	var errs []error
+	for _, h := range hs {
+		if err := CheckPaths(h.Name, env.VarsFor(h, t)); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(hs) == 0 {
+		if err := CheckPaths("-", env.VarsFor(nil, t)); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
