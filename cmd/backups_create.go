@@ -12,6 +12,7 @@ import (
 	"github.com/ncnpush/ncnpush/etcdbackup"
 	"github.com/ncnpush/ncnpush/hosts"
 	"github.com/ncnpush/ncnpush/output"
+	"github.com/ncnpush/ncnpush/tasks"
 	"github.com/ncnpush/ncnpush/transport"
 )
 
@@ -45,6 +46,9 @@ Examples:
 			extra, err := extraVars(c)
 			if err != nil {
 				return err
+			}
+			if extra, err = tasks.CheckBuiltinVars(extra, etcdbackup.TaskCreate, etcdbackup.TaskFinish); err != nil {
+				return s.finishCreate(nil, etcdbackup.Result{}, "", &exitError{code: exitUsage, err: fmt.Errorf("-e: %w", err)})
 			}
 			ctx, cancel := signalContext(c)
 			defer cancel()

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ncnpush/ncnpush/output"
 	"github.com/ncnpush/ncnpush/staging"
+	"github.com/ncnpush/ncnpush/tasks"
 )
 
 // backupsPushCommand is `ncnpush backups push`.
@@ -48,8 +49,10 @@ Examples:
 			}
 			defer s.close()
 			dest := c.String(flagDest)
-			if dest == "" || !strings.HasPrefix(dest, "/") {
-				return usageErrorf("--%s %q: want an absolute directory", flagDest, dest)
+			if dest != "" {
+				if _, err := tasks.CheckBuiltinVars(map[string]any{"dest_dir": dest}, staging.TaskPush); err != nil {
+					return usageErrorf("--%s: %v", flagDest, err)
+				}
 			}
 			ctx, cancel := signalContext(c)
 			defer cancel()

@@ -281,8 +281,21 @@ func snapshotBars(prog *output.Progress) func(host string, total int64) (func(in
 	}
 }
 
-// writeTable prints the summary table of rep after a blank line.
+// writeTable prints the summary table of rep after a blank line: coloured
+// on a colour terminal, and then plain in the run log (colour escapes would
+// misalign its columns there).
 func (s *session) writeTable(rep *output.Report) error {
+	o := output.TableOptions{Color: s.out.Color(), Redactor: s.redactor}
+	if t, ok := s.stdout.(output.Tee); ok && o.Color && t.LogWriter() != nil {
+		plain := o
+		plain.Color = false
+		fmt.Fprintln(t.LogWriter())
+		if err := output.WriteTable(t.LogWriter(), rep, plain); err != nil {
+			return err
+		}
+		fmt.Fprintln(t.TermWriter())
+		return output.WriteTable(t.TermWriter(), rep, o)
+	}
 	fmt.Fprintln(s.stdout)
-	return output.WriteTable(s.stdout, rep, output.TableOptions{Color: s.out.Color(), Redactor: s.redactor})
+	return output.WriteTable(s.stdout, rep, o)
 }

@@ -45,7 +45,7 @@ Examples:
 			if c.Bool(flagYes) && c.String(flagRun) == "" && c.Duration(flagOlderThan) == 0 {
 				return usageErrorf("--%s removes only what --%s ID or --%s DURATION selects", flagYes, flagRun, flagOlderThan)
 			}
-			if err := etcdrestore.CheckHosts(s.hosts, extra); err != nil {
+			if extra, err = etcdrestore.CheckHosts(s.hosts, extra); err != nil {
 				return s.finish(nil, &exitError{code: exitUsage, err: err})
 			}
 			ctx, cancel := signalContext(c)

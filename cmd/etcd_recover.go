@@ -55,7 +55,7 @@ Examples:
 			if err != nil {
 				return err
 			}
-			if err := etcdrestore.CheckHosts(s.hosts, extra); err != nil {
+			if extra, err = etcdrestore.CheckHosts(s.hosts, extra); err != nil {
 				return s.finish(nil, &exitError{code: exitUsage, err: err})
 			}
 			ctx, cancel := signalContext(c)

@@ -7,6 +7,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/ncnpush/ncnpush/etcdrestore"
+	"github.com/ncnpush/ncnpush/k8sheal"
 	"github.com/ncnpush/ncnpush/output"
 )
 
@@ -61,7 +62,9 @@ Examples:
 				return usageErrorf("--%s %g: it must be at least 1", flagStaleFactor, f)
 			}
 			// Every host's paths and values, checked before any connection.
-			if err := etcdrestore.CheckHosts(s.hosts, extra); err != nil {
+			// The restore passes -e on to the heal that follows: its vars are
+			// checked too.
+			if extra, err = etcdrestore.CheckHosts(s.hosts, extra, k8sheal.Task); err != nil {
 				return s.finish(nil, &exitError{code: exitUsage, err: err})
 			}
 			ctx, cancel := signalContext(c)

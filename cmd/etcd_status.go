@@ -43,7 +43,7 @@ Examples:
 			if err != nil {
 				return err
 			}
-			if err := etcdrestore.CheckHosts(s.hosts, extra); err != nil {
+			if extra, err = etcdrestore.CheckHosts(s.hosts, extra); err != nil {
 				return &exitError{code: exitUsage, err: err}
 			}
 			ctx, cancel := signalContext(c)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ncnpush/ncnpush/k8sheal"
 	"github.com/ncnpush/ncnpush/output"
+	"github.com/ncnpush/ncnpush/tasks"
 )
 
 // exitHealFailed is the exit code of `etcd restore` when the restore
@@ -82,6 +83,9 @@ Examples:
 			f := c.Float64(flagStaleFactor)
 			if f < 1 {
 				return usageErrorf("--%s %g: it must be at least 1", flagStaleFactor, f)
+			}
+			if extra, err = tasks.CheckBuiltinVars(extra, k8sheal.Task); err != nil {
+				return s.finishHeal(nil, k8sheal.Result{}, c.Bool(flagDryRun), &exitError{code: exitUsage, err: fmt.Errorf("-e: %w", err)})
 			}
 			ctx, cancel := signalContext(c)
 			defer cancel()

@@ -1,6 +1,8 @@
 package cmd
 
 import (
+	"fmt"
+
 	"github.com/urfave/cli/v2"
 
 	"github.com/ncnpush/ncnpush/phases"
@@ -44,6 +46,9 @@ Examples:
 			extra, err := extraVars(c)
 			if err != nil {
 				return err
+			}
+			if extra, err = task.CheckVars(extra); err != nil {
+				return s.finish(nil, &exitError{code: exitUsage, err: fmt.Errorf("-e: %w", err)})
 			}
 			ctx, cancel := signalContext(c)
 			defer cancel()

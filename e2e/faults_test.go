@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -39,7 +40,14 @@ const (
 	faultAfter   = "fault-after" // written after the backup: the restore removes it
 	faultAfterN  = 50
 	markerKey    = "/ncnpush-fault/marker"
-	stagingDir   = "/var/tmp/ncnpush-etcd-restore"
+	// stagingDir is the default staging_dir: each run stages in its own
+	// <staging_dir>.<run ID>, made by the run and removed by it.
+	stagingDir = "/var/tmp/ncnpush-etcd-restore"
+	// stateDir is ncnpush's own directory on a node (root 0700): the lock
+	// and every run's journal, <run ID>.journal.
+	stateDir = "/var/lib/ncnpush-etcd-restore"
+	lockFile = stateDir + "/lock"
+	holdFile = "/etc/systemd/system/etcd.service.d/00-ncnpush-restore-hold.conf"
 
 	dataOriginal = "original"
 	dataBackup   = "backup"
@@ -60,7 +68,7 @@ type faultSuite struct {
 // cellRun is what a cell's run returns.
 type cellRun struct {
 	r       result
-	staging string // the run's staging directory (default stagingDir)
+	staging string // the run's staging_dir (default stagingDir): <staging>.* must be gone
 	// lost is a node ncnpush lost during the run (its sshd killed): ncnpush
 	// could not clean its staging directory; the snapshot must still not
 	// be left there.
@@ -69,6 +77,9 @@ type cellRun struct {
 	extra []string
 	// note is added to the matrix.
 	note string
+	// swap overrides the matrix's etcd column (a killed run reports
+	// nothing of its own).
+	swap string
 }
 
 type faultCell struct {
@@ -85,6 +96,10 @@ type faultCell struct {
 	// recover runs a plain restore after the cell and checks that it
 	// brings back the backup's data.
 	recover bool
+	// killed: the cell kills ncnpush with SIGKILL (code 137): there is no
+	// error line and no -o json document to check; the cell itself runs
+	// etcd recover before the checks.
+	killed bool
 }
 
 // cellOutcome is one row of docs/reliability.md.
@@ -190,12 +205,23 @@ func setupFaultSuite(t *testing.T) *faultSuite {
 // deal with it.
 func (s *faultSuite) reset(t *testing.T, keepStaging bool) {
 	t.Helper()
-	clean := "rm -rf " + stagingDir + "; "
+	clean := "rm -rf -- " + stagingDir + ".*; "
 	if keepStaging {
 		clean = ""
 	}
 	for _, n := range lab.Nodes {
 		sshdUp(t, n)
+	}
+	// A cell that failed may have left a run interrupted (it reported
+	// that): end it the operator's way, so that the next cell starts clean.
+	if open := openJournals(t); len(open) > 0 {
+		t.Logf("runs left interrupted by an earlier cell: %v: running etcd recover", open)
+		rr := runNcnpush(t, "", etcdArgs("recover", "--yes")...)
+		if left := openJournals(t); rr.code != 0 || len(left) > 0 {
+			t.Fatalf("etcd recover did not end the runs left interrupted (%v): exit %d\n%s%s", left, rr.code, rr.stdout, rr.stderr)
+		}
+	}
+	for _, n := range lab.Nodes {
 		lab.MustSSH(t, n, "systemctl is-active --quiet etcd || { systemctl reset-failed etcd; systemctl start --no-block etcd; }; "+
 			clean+"rm -f "+s.pwned)
 	}
@@ -204,6 +230,25 @@ func (s *faultSuite) reset(t *testing.T, keepStaging bool) {
 		t.Fatalf("seed: %v\n%s", err, out)
 	}
 	os.Remove(s.pwned)
+}
+
+// openJournals lists, per node, the journals of runs that are still open
+// (no "end" line): interrupted runs.
+func openJournals(t *testing.T) map[string]string {
+	t.Helper()
+	open := map[string]string{}
+	for _, n := range lab.Nodes {
+		out := lab.MustSSH(t, n, "cd "+stateDir+" 2>/dev/null && grep -L '^end ' -- *.journal 2>/dev/null; true")
+		if out = strings.TrimSpace(out); out != "" {
+			open[n] = strings.ReplaceAll(out, "\n", " ")
+		}
+	}
+	return open
+}
+
+// etcdArgs are the arguments of `ncnpush etcd SUB` on the lab's masters.
+func etcdArgs(sub string, extra ...string) []string {
+	return append([]string{"etcd", sub, "-i", lab.Inventory, "--known-hosts", lab.KnownHosts, "--no-color"}, extra...)
 }
 
 // memberState is a node's member directory (its inode) and the member*
@@ -263,7 +308,7 @@ func errorText(stderr string) string {
 	return ""
 }
 
-var runIDRe = regexp.MustCompile(`member\.pre-restore-([0-9]{8}T[0-9]{6}Z)`)
+var runIDRe = regexp.MustCompile(`member\.pre-restore-([0-9]{8}T[0-9]{6}Z-[0-9a-f]{8})`)
 
 func (s *faultSuite) runCell(t *testing.T, c faultCell) cellOutcome {
 	o := cellOutcome{fault: c.fault, phase: c.phase, stoppedAt: "-"}
@@ -289,7 +334,10 @@ func (s *faultSuite) runCell(t *testing.T, c faultCell) cellOutcome {
 	if r.code != c.code {
 		t.Errorf("exit code %d, want %d", r.code, c.code)
 	}
-	if c.code != 0 {
+	if c.killed {
+		o.errLine = "(killed with SIGKILL: no output)"
+	}
+	if c.code != 0 && !c.killed {
 		if msg == "" {
 			t.Errorf("no error line on stderr")
 		}
@@ -315,7 +363,9 @@ func (s *faultSuite) runCell(t *testing.T, c faultCell) cellOutcome {
 	// found before the run started (an inventory that does not load)
 	// included.
 	var rep jsonReport
-	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+	if c.killed {
+		o.swap = cr.swap
+	} else if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
 		t.Errorf("stdout is not one JSON document (-o json): %v\n%s", err, r.stdout)
 	} else {
 		if c.code != 0 && rep.Error == "" {
@@ -357,8 +407,10 @@ func (s *faultSuite) runCell(t *testing.T, c faultCell) cellOutcome {
 	o.staging = "removed"
 	leftOn := ""
 	for _, n := range lab.Nodes {
+		// Every run stages in its own <staging_dir>.<run ID>: none may be
+		// left, nor a staged snapshot or a partial upload anywhere.
 		out := lab.MustSSH(t, n, fmt.Sprintf("test ! -e %s || echo PWNED; find /var/tmp /tmp -xdev \\( -name etcd-dump.bin -o -name '.ncnpush-upload-*' \\) 2>/dev/null; "+
-			"ls -A %s 2>/dev/null && echo STAGING-LEFT; true", s.pwned, q(cr.staging)))
+			"ls -d -- %s.* 2>/dev/null && echo STAGING-LEFT; true", s.pwned, q(cr.staging)))
 		if strings.Contains(out, "PWNED") {
 			t.Errorf("%s: an injected command ran: %s exists", n, s.pwned)
 		}
@@ -387,21 +439,25 @@ func (s *faultSuite) runCell(t *testing.T, c faultCell) cellOutcome {
 	// 2. Zero data lost.
 	m := runIDRe.FindStringSubmatch(r.stderr)
 	if cr.lost != "" && m != nil && strings.Contains(msg, "once reachable") {
-		// What ncnpush tells the operator to do on the node it lost.
-		aside := "/var/lib/etcd/member.pre-restore-" + m[1]
-		out := lab.MustSSH(t, cr.lost, "if test -e "+aside+"; then systemctl stop etcd; "+
-			"if test -e /var/lib/etcd/member; then mv /var/lib/etcd/member /var/lib/etcd/member.operator-aside-"+m[1]+"; fi; "+
-			"mv "+aside+" /var/lib/etcd/member; echo put-back; fi")
-		if strings.Contains(out, "put-back") {
-			cr.note = "on the lost " + cr.lost + " the operator put the member back as the error says"
+		// What ncnpush tells the operator to do once the node it lost is
+		// back: etcd recover, with the restore's inventory and known_hosts.
+		if !strings.Contains(msg, "ncnpush etcd recover") {
+			t.Errorf("the error does not tell the operator to run ncnpush etcd recover on %s:\n%s", cr.lost, msg)
 		}
-		// And lifts the hold on etcd that the stop phase left there, as the
-		// error also says.
-		const hold = "/etc/systemd/system/etcd.service.d/00-ncnpush-restore-hold.conf"
-		if !strings.Contains(msg, "then remove "+hold+", run systemctl daemon-reload") {
-			t.Errorf("the error does not tell the operator to lift the hold %s:\n%s", hold, msg)
+		if strings.Contains(msg, "daemon-reload") || strings.Contains(msg, "mv ") {
+			t.Errorf("the error still gives manual steps (mv, daemon-reload) instead of etcd recover:\n%s", msg)
 		}
-		lab.MustSSH(t, cr.lost, "rm -f "+hold+" && systemctl daemon-reload")
+		rr := runNcnpush(t, "", etcdArgs("recover", "--yes")...)
+		t.Logf("etcd recover: exit %d\n%s%s", rr.code, rr.stdout, rr.stderr)
+		if rr.code != 0 {
+			t.Errorf("etcd recover after the lost %s came back: exit %d\n%s", cr.lost, rr.code, rr.stderr)
+		}
+		for _, n := range lab.Nodes {
+			if out, err := lab.SSH(t, n, "systemctl is-active etcd"); err != nil {
+				t.Errorf("%s: etcd %s after etcd recover", n, strings.TrimSpace(out))
+			}
+		}
+		cr.note = fmt.Sprintf("on the lost %s, once back, `ncnpush etcd recover --yes` (as the error says) exited %d", cr.lost, rr.code)
 	}
 	for _, n := range lab.Nodes {
 		if out, err := lab.SSH(t, n, "systemctl is-active etcd"); err != nil {
@@ -467,12 +523,17 @@ func (s *faultSuite) runCell(t *testing.T, c faultCell) cellOutcome {
 			o.recovered = "yes"
 		}
 		if leftOn != "" {
-			if out, err := lab.SSH(t, leftOn, "test ! -e "+q(cr.staging)); err != nil {
+			if out, err := lab.SSH(t, leftOn, "! ls -d -- "+q(cr.staging)+".* 2>/dev/null"); err != nil {
 				t.Errorf("%s: the next run did not remove the staging left behind: %s", leftOn, out)
 			} else {
 				o.staging += "; the next run removed it"
 			}
 		}
+	}
+	// No run is left interrupted: every journal is closed.
+	if open := openJournals(t); len(open) > 0 {
+		t.Errorf("runs left interrupted (journals without an end line): %v", open)
+		o.staging += "; JOURNAL LEFT OPEN"
 	}
 	if cr.note != "" {
 		o.staging += "; " + cr.note
@@ -652,7 +713,7 @@ func faultCells() []faultCell {
 		},
 		{
 			name: "s3-object-deleted-after-listing", fault: "5 S3 object missing", phase: phPreflight + " (deleted after it was listed)",
-			code: 1, errHas: []string{"snapshot push failed", "no such backup"}, data: dataOriginal,
+			code: 1, errHas: []string{"preflight failed", "no such backup"}, data: dataOriginal,
 			run: func(t *testing.T, s *faultSuite) cellRun {
 				name := "etcd-backup-2001-02-03-04-05-07"
 				key := "bare-metal/" + name + ".tar.gz"
@@ -713,16 +774,16 @@ func faultCells() []faultCell {
 				d := readDump(t, s.archive)
 				return tarGz(t, []archiveEntry{{name: dir + "/", dir: true}, {name: dir + "/etcd-dump.bin", data: d}, {name: dir + "/etcd-dump.bin", data: d}}, false)
 			}},
-		{"no-dump", "6 tar without a dump", []string{"snapshot push failed", "unexpected backup layout"},
+		{"no-dump", "6 tar without a dump", []string{"preflight failed", "unexpected backup layout"},
 			func(t *testing.T, s *faultSuite, dir string) []byte {
 				return tarGz(t, []archiveEntry{{name: dir + "/", dir: true}, {name: dir + "/README", data: []byte("no dump here\n")}}, false)
 			}},
-		{"dotdot-path", "6 tar with ../ paths", []string{"snapshot push failed", "unexpected backup layout"},
+		{"dotdot-path", "6 tar with ../ paths", []string{"preflight failed", "unexpected backup layout"},
 			func(t *testing.T, s *faultSuite, dir string) []byte {
 				d := readDump(t, s.archive)
 				return tarGz(t, []archiveEntry{{name: dir + "/../../etc/etcd-dump.bin", data: d}}, false)
 			}},
-		{"not-gzip", "6 object is not gzip", []string{"snapshot push failed", "unexpected backup layout"},
+		{"not-gzip", "6 object is not gzip", []string{"preflight failed", "unexpected backup layout"},
 			func(t *testing.T, s *faultSuite, dir string) []byte {
 				d := readDump(t, s.archive)
 				return tarGz(t, []archiveEntry{{name: dir + "/", dir: true}, {name: dir + "/etcd-dump.bin", data: d}}, true)
@@ -829,30 +890,78 @@ func faultCells() []faultCell {
 			code: 0, data: dataBackup,
 			run: func(t *testing.T, s *faultSuite) cellRun {
 				dir := "/var/tmp/ncnpush-inj'$(touch " + s.pwned + ")\"; touch " + s.pwned + "; \"`touch " + s.pwned + "`"
+				// ncnpush makes only the run's own <staging_dir>.<run> in
+				// staging_dir's parent, which must exist (root's, not writable
+				// by others): the test makes it, literally, on every master.
+				parent := path.Dir(dir)
+				top := "/var/tmp/" + strings.SplitN(strings.TrimPrefix(dir, "/var/tmp/"), "/", 2)[0]
+				for _, n := range lab.Nodes {
+					lab.MustSSH(t, n, "mkdir -p -- "+q(parent))
+				}
+				defer func() {
+					for _, n := range lab.Nodes {
+						lab.SSH(t, n, "rm -rf -- "+q(top))
+					}
+				}()
 				r := runNcnpush(t, "", s.restoreJSON("-e", "staging_dir="+dir)...)
+				for _, n := range lab.Nodes {
+					if out := lab.MustSSH(t, n, "ls -A -- "+q(parent)); strings.TrimSpace(out) != "" {
+						t.Errorf("%s: left in the literal staging parent: %s", n, out)
+					}
+				}
 				return cellRun{r: r, staging: dir, note: "literal staging path used and removed"}
 			},
 		},
+		noConnectCell("extra-var-staging-is-data-dir", "9 -e staging_dir=/var/lib/etcd (etcd's data directory)", "staging_dir=/var/lib/etcd",
+			[]string{"refused path", "staging_dir /var/lib/etcd"}, "refused path"),
+		noConnectCell("extra-var-start-timeout-typo", "9 -e start_timeout=120s (not a number of seconds)", "start_timeout=120s",
+			[]string{"start_timeout", "120s"}, "start_timeout"),
 		faultCell{fault: "10 second concurrent restore", phase: phCheck, ref: "TestRestoreSecondConcurrentRunIsRefused"},
 		faultCell{
 			name: "disk-small-staging", fault: "2 staging area too small (8 MiB tmpfs)", phase: phCheck,
 			code: 1, errHas: []string{"preflight failed", "ncn-m002"}, data: dataOriginal,
 			run: func(t *testing.T, s *faultSuite) cellRun {
-				lab.MustSSH(t, "ncn-m002", "mkdir -p "+stagingDir+" && mount -t tmpfs -o size=8m,mode=0700 tmpfs "+stagingDir)
-				defer lab.SSH(t, "ncn-m002", "umount "+stagingDir+"; rmdir "+stagingDir)
-				r := runNcnpush(t, "", s.restoreJSON()...)
-				// The mount point itself is left by the test, not by ncnpush.
-				lab.MustSSH(t, "ncn-m002", "umount "+stagingDir+" && rmdir "+stagingDir)
-				return cellRun{r: r}
+				// staging_dir's parent on every master; only ncn-m002's is a
+				// tiny tmpfs.
+				const tiny = "/var/tmp/ncnpush-fault-tiny"
+				for _, n := range lab.Nodes {
+					lab.MustSSH(t, n, "mkdir -p -m 0700 "+tiny)
+				}
+				lab.MustSSH(t, "ncn-m002", "mount -t tmpfs -o size=8m,mode=0700 tmpfs "+tiny)
+				undo := func() {
+					lab.SSH(t, "ncn-m002", "umount "+tiny)
+					for _, n := range lab.Nodes {
+						lab.SSH(t, n, "rmdir "+tiny)
+					}
+				}
+				defer undo()
+				r := runNcnpush(t, "", s.restoreJSON("-e", "staging_dir="+tiny+"/stage")...)
+				// The mount point itself is left by the test, not by ncnpush:
+				// nothing else may be left in it.
+				if out := lab.MustSSH(t, "ncn-m002", "ls -A "+tiny); strings.TrimSpace(out) != "" {
+					t.Errorf("ncn-m002: left in the staging parent: %s", out)
+				}
+				undo()
+				return cellRun{r: r, staging: tiny + "/stage"}
 			},
 		},
 		faultCell{
 			name: "disk-fills-during-push", fault: "2 staging disk fills up during the push", phase: phPush,
 			code: 1, errHas: []string{"snapshot push failed", "ncn-m002", "No space left on device"}, data: dataOriginal,
 			run: func(t *testing.T, s *faultSuite) cellRun {
+				// staging_dir's parent on every master (root 0700, as the
+				// staging must be); only ncn-m002's is a small tmpfs.
 				const mnt = "/var/tmp/ncnpush-fault-small"
-				lab.MustSSH(t, "ncn-m002", "mkdir -p "+mnt+" && mount -t tmpfs -o size=160m,mode=0700 tmpfs "+mnt)
-				defer lab.SSH(t, "ncn-m002", "umount "+mnt+"; rmdir "+mnt)
+				for _, n := range lab.Nodes {
+					lab.MustSSH(t, n, "mkdir -p -m 0700 "+mnt)
+				}
+				lab.MustSSH(t, "ncn-m002", "mount -t tmpfs -o size=160m,mode=0700 tmpfs "+mnt)
+				defer func() {
+					lab.SSH(t, "ncn-m002", "umount "+mnt)
+					for _, n := range lab.Nodes {
+						lab.SSH(t, n, "rmdir "+mnt)
+					}
+				}()
 				s.proxy.mode.Store(proxySlow)
 				defer s.proxy.mode.Store(proxyPass)
 				l := startNcnpush(t, s.proxy.env(), s.restoreJSON("-e", "staging_dir="+mnt+"/stage")...)
@@ -861,7 +970,12 @@ func faultCells() []faultCell {
 				}
 				lab.MustSSH(t, "ncn-m002", "dd if=/dev/zero of="+mnt+"/filler bs=1M 2>/dev/null; true")
 				r := l.wait(t, 3*time.Minute)
-				lab.MustSSH(t, "ncn-m002", "rm -f "+mnt+"/filler; ls -A "+mnt)
+				// The filler is the test's; nothing of the run may be left.
+				for _, n := range lab.Nodes {
+					if out := lab.MustSSH(t, n, "rm -f "+mnt+"/filler; ls -A "+mnt); strings.TrimSpace(out) != "" {
+						t.Errorf("%s: left in the staging parent %s: %s", n, mnt, out)
+					}
+				}
 				return cellRun{r: r, staging: mnt + "/stage"}
 			},
 		},
@@ -878,7 +992,7 @@ func faultCells() []faultCell {
 	for _, g := range []sig{
 		{id: "01-facts", phase: phPreflight, tmpl: "etcd-preflight.sh.tmpl", anchor: "section kubeadmcfg"},
 		{id: "02-locks", phase: phCheck},
-		{id: "03-stage", phase: phStage, tmpl: "etcd-stage.sh.tmpl", anchor: "for leftover"},
+		{id: "03-stage", phase: phStage, tmpl: "etcd-stage.sh.tmpl", anchor: "mkdir -m 0700 -- \"$staging\""},
 		{id: "04-push", phase: phPush, slowS3: true},
 		{id: "05-check-dump", phase: phDump, tmpl: "etcd-check-dump.sh.tmpl", anchor: "bytes=$(stat"},
 		{id: "06-restore-staging", phase: phRestore, tmpl: "etcd-restore-staging.sh.tmpl", anchor: "echo \"restored member"},
@@ -968,6 +1082,12 @@ func faultCells() []faultCell {
 			return cellRun{r: l.wait(t, 5*time.Minute), lost: "ncn-m003"}
 		},
 	})
+	cells = append(cells,
+		plantedCell(),
+		cleanupDuringRestoreCell(phSwap),
+		killCell("sigkill-at-swap", phSwap+" (members moved aside)", phSwap, "etcd-swap.sh.tmpl", `rm -rf -- "$incoming"`, "moved-aside", false, true),
+		killCell("sigkill-at-start", phStart+" (every member swapped and started)", phStart, "etcd-start.sh.tmpl", "deadline=", "start", true, false),
+	)
 	return cells
 }
 
@@ -991,7 +1111,7 @@ func kubeadmCell(name, fault, node, breakIt string, errHas []string) faultCell {
 // ---------------------------------------------------------------- the matrix
 
 var (
-	normRunID  = regexp.MustCompile(`[0-9]{8}T[0-9]{6}Z`)
+	normRunID  = regexp.MustCompile(`[0-9]{8}T[0-9]{6}Z(-[0-9a-f]{8})?`)
 	normBackup = regexp.MustCompile(`etcd-backup-20[0-9]{2}(-[0-9]{2}){5}`)
 	normPort   = regexp.MustCompile(`127\.0\.0\.1:[0-9]{2,5}`)
 	normNet    = regexp.MustCompile(`10\.77\.[0-9]+\.`)

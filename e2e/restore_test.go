@@ -92,7 +92,8 @@ func nodeState(t *testing.T) map[string]string {
 	st := map[string]string{}
 	for _, n := range lab.Nodes {
 		st[n] = lab.MustSSH(t, n, "systemctl is-active etcd || true; ls -d /var/lib/etcd/member* | sort; "+
-			"ls -i /var/lib/etcd/member; ls /var/tmp/ncnpush-etcd-restore 2>&1 || true")
+			"ls -i /var/lib/etcd/member; ls -d /var/tmp/ncnpush-etcd-restore* 2>&1 || true; "+
+			"echo open journals:; cd "+stateDir+" 2>/dev/null && grep -L '^end ' -- *.journal 2>/dev/null; true")
 	}
 	return st
 }
@@ -137,7 +138,7 @@ func TestRestoreHappyPath(t *testing.T) {
 				return
 			default:
 			}
-			out, _ := lab.SSH(t, "ncn-m002", "stat -c '%a %U' /var/tmp/ncnpush-etcd-restore/etcd-dump.bin /var/tmp/ncnpush-etcd-restore 2>/dev/null")
+			out, _ := lab.SSH(t, "ncn-m002", "stat -c '%a %U' /var/tmp/ncnpush-etcd-restore.*/etcd-dump.bin /var/tmp/ncnpush-etcd-restore.* 2>/dev/null")
 			if strings.Count(out, "\n") == 2 && seen == "" {
 				seen = out
 			}
@@ -202,12 +203,23 @@ func TestRestoreHappyPath(t *testing.T) {
 	if got := members(t); len(got) != 3 {
 		t.Fatalf("started members after restore: %v", got)
 	}
+	run := runIDRe.FindStringSubmatch(r.stderr)
+	if run == nil {
+		t.Fatalf("the plan names no run (member.pre-restore-<run>):\n%s", r.stderr)
+	}
 	for _, n := range lab.Nodes {
-		if out := lab.MustSSH(t, n, "ls -d /var/lib/etcd/member.pre-restore-* | wc -l"); strings.TrimSpace(out) == "0" {
-			t.Errorf("%s: no pre-restore member directory kept", n)
+		if out, err := lab.SSH(t, n, "test -d /var/lib/etcd/member.pre-restore-"+run[1]); err != nil {
+			t.Errorf("%s: no pre-restore member directory kept for run %s: %s", n, run[1], out)
 		}
-		if out, err := lab.SSH(t, n, "test ! -e /var/tmp/ncnpush-etcd-restore"); err != nil {
-			t.Errorf("%s: staging directory left behind: %s", n, out)
+		checkNoStaging(t, n)
+		// The run's journal: every step, closed as restored; root's, in
+		// root's 0700 directory.
+		j := lab.MustSSH(t, n, "stat -c '%a %U' "+stateDir+" "+stateDir+"/"+run[1]+".journal; cat "+stateDir+"/"+run[1]+".journal")
+		if !strings.HasPrefix(j, "700 root\n600 root\n") {
+			t.Errorf("%s: state directory and journal modes: %q, want 700 root / 600 root", n, j)
+		}
+		if !regexp.MustCompile(`(?s)\nrun ` + run[1] + `\n.*\nat staged .*\nat stop .*\nat swap .*\nat moved-aside .*\nat swapped .*\nat start .*\nend restored [^\n]*\n$`).MatchString("\n" + j) {
+			t.Errorf("%s: the journal of %s does not record every step and end restored:\n%s", n, run[1], j)
 		}
 	}
 	if seen := <-perms; seen != "600 root\n700 root\n" {
@@ -286,7 +298,7 @@ func TestRestoreRollsBackWhenEtcdFailsToStart(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	m := regexp.MustCompile(`member\.pre-restore-([0-9TZ]+)`).FindStringSubmatch(errb.String())
+	m := runIDRe.FindStringSubmatch(errb.String())
 	if m == nil {
 		cmd.Process.Kill()
 		t.Fatalf("the plan does not name the pre-restore directory:\n%s", errb.String())
@@ -313,11 +325,12 @@ func TestRestoreRollsBackWhenEtcdFailsToStart(t *testing.T) {
 	checkData(t, "rb-before", 500, "never")
 	for _, n := range lab.Nodes {
 		out := lab.MustSSH(t, n, "ls -d /var/lib/etcd/member* | sort")
-		if !strings.Contains(out, "member.failed-restore-") {
-			t.Errorf("%s: the failed restore was not kept aside: %s", n, out)
+		if !strings.Contains(out, "member.failed-restore-"+m[1]) {
+			t.Errorf("%s: the failed restore was not kept aside as member.failed-restore-%s: %s", n, m[1], out)
 		}
-		if out, err := lab.SSH(t, n, "test ! -e /var/tmp/ncnpush-etcd-restore"); err != nil {
-			t.Errorf("%s: staging directory left behind after rollback: %s", n, out)
+		checkNoStaging(t, n)
+		if j := lab.MustSSH(t, n, "tail -n 1 "+stateDir+"/"+m[1]+".journal"); !strings.HasPrefix(j, "end rolled-back ") {
+			t.Errorf("%s: the journal of %s does not end rolled-back: %q", n, m[1], j)
 		}
 	}
 }
@@ -343,7 +356,7 @@ func TestRestoreSecondConcurrentRunIsRefused(t *testing.T) {
 	// -tt: the remote shell gets SIGHUP, and lets the lock go, when the test
 	// kills its ssh.
 	holder := exec.Command("ssh", "-tt", "-F", lab.SSHConfig, "ncn-m001",
-		"exec 9>>/run/lock/ncnpush-etcd-restore.lock; flock -n 9 && echo 'run other-run' >/run/lock/ncnpush-etcd-restore.lock && echo locked && sleep 120")
+		"install -d -m 0700 "+stateDir+" && exec 9>>"+lockFile+" && flock -n 9 && echo 'run other-run' >"+lockFile+" && echo locked && sleep 120")
 	hout, _ := holder.StdoutPipe()
 	if err := holder.Start(); err != nil {
 		t.Fatal(err)
@@ -417,28 +430,77 @@ func (s *safeBuffer) String() string {
 	return s.b.String()
 }
 
+// checkNoStaging fails the test if node holds a staging directory of a run
+// (<staging_dir>.<run>), a staged snapshot or a partial upload in /var/tmp.
+func checkNoStaging(t *testing.T, node string) {
+	t.Helper()
+	out := lab.MustSSH(t, node, "ls -d "+stagingDir+".* 2>/dev/null; "+
+		"find /var/tmp -xdev \\( -name etcd-dump.bin -o -name '.ncnpush-upload-*' \\) ! -lname '/etc/ncnpush-pwned-*' 2>/dev/null; true")
+	if strings.TrimSpace(out) != "" {
+		t.Errorf("%s: staging left behind:\n%s", node, out)
+	}
+}
+
+// What other users and earlier runs leave must neither be used nor stop a
+// restore: (a) another user's directory at the fixed staging path of older
+// versions, with dangling links under the staged file names, and a partial
+// incoming member of some run; (b) the staging directory and open journal
+// of an earlier run that never stopped etcd (the workstation died after
+// staging), which the restore removes and closes.
 func TestRestoreRecoversFromAnInterruptedRunsLeftovers(t *testing.T) {
 	name := backupWithData(t, "left-before", "left-after")
-	// What a run killed during its restore-to-staging leaves: a staged dump,
-	// a half-written restore output and a partial incoming member copy.
-	for _, n := range lab.Nodes {
-		lab.MustSSH(t, n, "umask 077; mkdir -p /var/tmp/ncnpush-etcd-restore/restore/member/snap && "+
-			"head -c 4096 /dev/urandom > /var/tmp/ncnpush-etcd-restore/etcd-dump.bin && "+
-			"mkdir -p /var/lib/etcd/member.incoming-19990101T000000Z")
-	}
+	const (
+		old      = "/var/tmp/ncnpush-etcd-restore"
+		incoming = "/var/lib/etcd/member.incoming-19990101T000000Z"
+		oldRun   = "19990101T000000Z-00000000"
+	)
+	oldStaging := stagingDir + "." + oldRun
+	oldJournal := stateDir + "/" + oldRun + ".journal"
+	target := "/etc/ncnpush-pwned-" + randHex(6)
+	links := []string{"etcd-dump.bin", "restore.log", "restore", "count.log"}
+	look := "stat -c '%i %U %a %F' " + old + " " + incoming + "; cd " + old + " && for f in " + strings.Join(links, " ") +
+		"; do stat -c '%i %U %F %N' $f; done; ls -d " + target + "-* 2>/dev/null; true"
 	t.Cleanup(func() {
 		for _, n := range lab.Nodes {
-			lab.SSH(t, n, "rm -rf /var/lib/etcd/member.incoming-19990101T000000Z")
+			lab.SSH(t, n, "rm -rf -- "+old+" "+incoming+" "+oldStaging+" "+oldJournal+" "+target+"-*")
 		}
 	})
+	before := map[string]string{}
+	for _, n := range lab.Nodes {
+		// (a) as nobody; the incoming member as root (only root writes there).
+		lab.MustSSH(t, n, "rm -rf -- "+old+" && runuser -u nobody -- /bin/sh -c 'mkdir "+old+" && chmod 0777 "+old+
+			" && for f in "+strings.Join(links, " ")+"; do ln -s "+target+"-$f "+old+"/$f || exit 1; done' && "+
+			"mkdir -p "+incoming+"/snap")
+		before[n] = lab.MustSSH(t, n, look)
+		if !strings.Contains(before[n], " nobody 777 directory") || strings.Count(before[n], "symbolic link") != len(links) {
+			t.Fatalf("%s: the plant is not what the test means:\n%s", n, before[n])
+		}
+		// (b) as the earlier run left it: its private staging directory
+		// with a staged file, and its journal open at "staged".
+		lab.MustSSH(t, n, "umask 077 && install -d -m 0700 "+stateDir+" && mkdir -m 0700 "+oldStaging+" && "+
+			"head -c 4096 /dev/urandom >"+oldStaging+"/etcd-dump.bin && "+
+			"printf 'run %s\\nstaging %s\\ndata /var/lib/etcd\\nat staged 1999-01-01T00:00:00Z\\n' "+oldRun+" "+oldStaging+" >"+oldJournal)
+	}
 	r := runNcnpush(t, "", restoreArgs("--backup", name, "--yes", "--skip-k8s-heal")...)
 	if r.code != 0 {
 		t.Fatalf("restore over leftovers: exit %d\n%s", r.code, r.stderr)
 	}
-	if !strings.Contains(r.stdout, "removing leftover of an earlier run") {
-		t.Errorf("the leftovers were not reported:\n%s", r.stdout)
+	if n := strings.Count(r.stdout+r.stderr, "removed the staging directory of an earlier run"); n < len(lab.Nodes) {
+		t.Errorf("the earlier run's staging directory was reported removed %d times, want once per master:\n%s", n, r.stdout)
 	}
 	checkData(t, "left-before", 500, "left-after")
+	for _, n := range lab.Nodes {
+		if after := lab.MustSSH(t, n, look); after != before[n] {
+			t.Errorf("%s: the planted files changed, or something was written through the links:\nbefore:\n%safter:\n%s", n, before[n], after)
+		}
+		if out, err := lab.SSH(t, n, "test ! -e "+oldStaging); err != nil {
+			t.Errorf("%s: the earlier run's staging directory %s is still there: %s", n, oldStaging, out)
+		}
+		if j := lab.MustSSH(t, n, "tail -n 1 "+oldJournal); !strings.HasPrefix(j, "end abandoned ") {
+			t.Errorf("%s: the earlier run's journal is not closed as abandoned: last line %q", n, j)
+		}
+		checkNoStaging(t, n)
+	}
 }
 
 // With --bump-revision every member's revision jumps by bump_amount past the

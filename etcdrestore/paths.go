@@ -174,20 +174,37 @@ func relation(a, b string) string {
 	}
 }
 
-// CheckHosts resolves the restore's variables for every host, as the run
-// will (the task etcd-restore's vars, then each host's inventory vars, then
-// overrides) and checks them: the types the task declares and CheckPaths.
-// It needs no connection: commands call it before they dial, so that a typo
-// in -e or in an inventory var changes nothing anywhere.
-func CheckHosts(hs hosts.Hosts, overrides map[string]any) error {
+// CheckHosts checks the restore's variables before any connection, so that
+// a typo in -e or in an inventory var changes nothing anywhere: the -e
+// overrides and every host's inventory vars against the types the restore's
+// tasks (and more, say the k8s heal that follows) declare, then every host's
+// resolved paths (the task etcd-restore's vars, the host's vars, the
+// overrides: as the run will resolve them) with CheckPaths. It returns the
+// overrides converted to their types ("120" → 120), for Options.Vars.
+func CheckHosts(hs hosts.Hosts, overrides map[string]any, more ...string) (map[string]any, error) {
+	names := append([]string{TaskRestore, TaskRollback, TaskFinish}, more...)
+	conv, err := tasks.CheckBuiltinVars(overrides, names...)
+	if err != nil {
+		return nil, fmt.Errorf("-e: %w", err)
+	}
 	t, err := tasks.LoadBuiltin(TaskRestore)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	env := &phases.Env{}
-	env.InitVars(t.Vars, overrides)
+	env.InitVars(t.Vars, conv)
 	var errs []error
 	for _, h := range hs {
+		if len(h.Vars) > 0 {
+			hv := make(map[string]any, len(h.Vars))
+			for k, v := range h.Vars {
+				hv[k] = v
+			}
+			if _, err := tasks.CheckBuiltinVars(hv, names...); err != nil {
+				errs = append(errs, fmt.Errorf("%s: inventory vars: %w", h.Name, err))
+				continue
+			}
+		}
 		if err := CheckPaths(h.Name, env.VarsFor(h, t)); err != nil {
 			errs = append(errs, err)
 		}
@@ -197,5 +214,8 @@ func CheckHosts(hs hosts.Hosts, overrides map[string]any) error {
 			errs = append(errs, err)
 		}
 	}
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return conv, nil
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/ncnpush/ncnpush/hosts"
 	"github.com/ncnpush/ncnpush/inventory"
+	"github.com/ncnpush/ncnpush/tasks"
 )
 
 func defaults() map[string]any {
@@ -70,16 +71,34 @@ func TestCheckHostsResolvesInventoryVars(t *testing.T) {
 	h1 := hosts.New(&inventory.Host{Name: "ncn-m001"})
 	h2 := hosts.New(&inventory.Host{Name: "ncn-m002"})
 	h2.Vars = map[string]string{"staging_dir": "/var/lib/etcd"}
-	err := CheckHosts(hosts.Hosts{h1, h2}, nil)
+	_, err := CheckHosts(hosts.Hosts{h1, h2}, nil)
 	if !errors.Is(err, ErrBadPath) || !strings.Contains(err.Error(), "ncn-m002") || strings.Contains(err.Error(), "ncn-m001") {
 		t.Fatalf("err = %v, want ncn-m002's staging_dir refused", err)
 	}
 	// -e beats the inventory: the operator's override is what runs.
-	if err := CheckHosts(hosts.Hosts{h1, h2}, map[string]any{"staging_dir": "/srv/stage"}); err != nil {
+	if _, err := CheckHosts(hosts.Hosts{h1, h2}, map[string]any{"staging_dir": "/srv/stage"}); err != nil {
 		t.Fatalf("refused with -e staging_dir=/srv/stage: %v", err)
 	}
-	if err := CheckHosts(hosts.Hosts{h1}, map[string]any{"staging_dir": "/root"}); err == nil {
+	if _, err := CheckHosts(hosts.Hosts{h1}, map[string]any{"staging_dir": "/root"}); err == nil {
 		t.Fatal("-e staging_dir=/root accepted")
+	}
+	// A typo in a number is refused before any connection, and a good
+	// value comes back typed.
+	_, err = CheckHosts(hosts.Hosts{h1}, map[string]any{"start_timeout": "120s"})
+	if !errors.Is(err, tasks.ErrVarType) || !strings.Contains(err.Error(), "start_timeout") {
+		t.Fatalf("-e start_timeout=120s: err = %v", err)
+	}
+	_, err = CheckHosts(hosts.Hosts{h1}, map[string]any{"start_timeout": "BASH_VERSINFO[$(touch /tmp/x)0]"})
+	if !errors.Is(err, tasks.ErrVarType) {
+		t.Fatalf("-e start_timeout=<code>: err = %v", err)
+	}
+	conv, err := CheckHosts(hosts.Hosts{h1}, map[string]any{"start_timeout": "90"})
+	if err != nil || conv["start_timeout"] != 90 {
+		t.Fatalf("-e start_timeout=90: %v, %#v", err, conv)
+	}
+	h1.Vars = map[string]string{"start_max_restarts": "three"}
+	if _, err := CheckHosts(hosts.Hosts{h1}, nil); err == nil || !strings.Contains(err.Error(), "ncn-m001") {
+		t.Fatalf("an inventory var of the wrong type: err = %v", err)
 	}
 }
 

@@ -126,16 +126,7 @@ func Push(ctx context.Context, o PushOptions) error {
 		})
 	}()
 	readErr := fanOut(ctx, o.Dump, queues)
-	if readErr != nil {
-		// Before the queues close: an upload that already has every byte
-		// waits for the end of its queue, and must see the failure there,
-		// not a clean end that completes it (the dump's checks fail only
-		// after its last byte).
-		cancel(readErr)
-	}
-	for _, q := range queues {
-		close(q)
-	}
+	endQueues(queues, cancel, readErr)
 	err := <-upErr
 	upMu.Lock()
 	byUpload := firstUp != nil && readErr == firstUp
@@ -146,6 +137,21 @@ func Push(ctx context.Context, o PushOptions) error {
 		return err
 	}
 	return readErr
+}
+
+// endQueues ends every host's queue once the dump is read: cleanly if err
+// is nil, otherwise with err as the context's cause. On error the context
+// is cancelled before the queues close: an upload that already has every
+// byte waits for the end of its queue (Upload checks that the reader has no
+// more), and must see the failure there, not a clean end that completes it
+// (the dump's checks fail only after its last byte).
+func endQueues(queues map[*hosts.Host]chan []byte, cancel context.CancelCauseFunc, err error) {
+	if err != nil {
+		cancel(err)
+	}
+	for _, q := range queues {
+		close(q)
+	}
 }
 
 // fanOut reads the dump to its end (which verifies it) and hands every chunk

@@ -53,8 +53,8 @@ var Kinds = []Kind{String, Int, Number, Bool, Path}
 //	  count_client_port: {type: int, min: 1, max: 65535}
 type VarType struct {
 	Kind Kind     `yaml:"type"`
-	Min  *float64 `yaml:"min"`
-	Max  *float64 `yaml:"max"`
+	Min  *float64 `yaml:"min,omitempty"`
+	Max  *float64 `yaml:"max,omitempty"`
 
 	// Line is where the type is declared (under types:, or the default's
 	// line under vars: for an inferred type); 0 if unknown.
@@ -67,8 +67,8 @@ type VarType struct {
 // varTypeFields is VarType's mapping form, without the methods.
 type varTypeFields struct {
 	Kind Kind     `yaml:"type"`
-	Min  *float64 `yaml:"min"`
-	Max  *float64 `yaml:"max"`
+	Min  *float64 `yaml:"min,omitempty"`
+	Max  *float64 `yaml:"max,omitempty"`
 }
 
 // UnmarshalYAML reads "NAME: int" or "NAME: {type: int, min: 1}".
@@ -317,7 +317,11 @@ func CheckVars(vars map[string]any, ts ...*Task) (map[string]any, error) {
 			}
 			c, err := vt.Convert(v)
 			if err != nil {
-				errs = append(errs, &VarError{Name: k, Value: v, Type: vt, File: t.Origin})
+				file := t.Origin
+				if file == Builtin {
+					file = "builtin:" + t.Name + ".yaml"
+				}
+				errs = append(errs, &VarError{Name: k, Value: v, Type: vt, File: file})
 				break
 			}
 			if !converted {
@@ -382,4 +386,19 @@ func (t *Task) checkTypes(varNodes map[string]*yaml.Node, bad func(line int, whe
 		}
 		t.Vars[k] = c
 	}
+}
+
+// CheckBuiltinVars is CheckVars against the built-in tasks called names
+// (the tasks one command runs, e.g. etcd-restore, etcd-rollback,
+// etcd-restore-finish and k8s-heal for `etcd restore`).
+func CheckBuiltinVars(vars map[string]any, names ...string) (map[string]any, error) {
+	ts := make([]*Task, 0, len(names))
+	for _, n := range names {
+		t, err := LoadBuiltin(n)
+		if err != nil {
+			return nil, err
+		}
+		ts = append(ts, t)
+	}
+	return CheckVars(vars, ts...)
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/ncnpush/ncnpush/templates"
 )
 
 const typedYAML = `name: typed
@@ -242,5 +244,42 @@ func TestBuiltinVarTypes(t *testing.T) {
 	_, err = CheckVars(map[string]any{"start_timeout": "120s"}, restore)
 	if !errors.Is(err, ErrVarType) || !strings.Contains(err.Error(), "start_timeout") {
 		t.Errorf("start_timeout=120s: %v", err)
+	}
+}
+
+func TestCheckBuiltinVars(t *testing.T) {
+	got, err := CheckBuiltinVars(map[string]any{"start_timeout": "300", "request_timeout": "30", "mine": "x"}, "etcd-restore", "k8s-heal")
+	if err != nil || got["start_timeout"] != 300 || got["request_timeout"] != 30 || got["mine"] != "x" {
+		t.Fatalf("CheckBuiltinVars = %v, %v", got, err)
+	}
+	// k8s heal's variable is checked too: etcd restore runs the heal.
+	if _, err := CheckBuiltinVars(map[string]any{"request_timeout": "20s"}, "etcd-restore", "k8s-heal"); !errors.Is(err, ErrVarType) ||
+		!strings.Contains(err.Error(), "builtin:k8s-heal.yaml:") {
+		t.Errorf("request_timeout=20s: %v", err)
+	}
+	if _, err := CheckBuiltinVars(nil, "no-such-task"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown task: %v", err)
+	}
+}
+
+// TestCheckVarsRender: converted values render as the templates expect; a
+// "false" from -e no longer passes {{ if }} as a non-empty string.
+func TestCheckVarsRender(t *testing.T) {
+	task, err := Parse("t.yaml", []byte("vars: {verify: false, n: 1, dir: /tmp}\ntypes: {dir: path}\nphases: [{title: T, template: a.sh.tmpl}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := templates.NewFromSources(templates.Source{Name: "a.sh.tmpl",
+		Text: "n={{ q .Vars.n }} dir={{ q .Vars.dir }}{{ if .Vars.verify }} verify{{ end }}\n"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars, err := task.CheckVars(map[string]any{"verify": "false", "n": "007", "dir": "/var//tmp/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := set.Render("a.sh.tmpl", map[string]any{"Vars": vars})
+	if err != nil || got != "n=7 dir=/var/tmp\n" {
+		t.Errorf("render = %q, %v", got, err)
 	}
 }

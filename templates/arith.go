@@ -195,7 +195,7 @@ func (t *tracker) char(c byte, before int, k frameKind, s *shellState) {
 			p.raw(c, t.line)
 		}
 	case f.kind == fHeredoc:
-		if !f.heredocQuoted(s, recv) {
+		if !heredocQuoted(s, recv) {
 			t.heredocChar(c)
 		}
 	case isTransparent(f.kind):
@@ -218,7 +218,7 @@ func (t *tracker) char(c byte, before int, k frameKind, s *shellState) {
 
 // heredocQuoted reports whether the here-document frame i of s has a quoted
 // delimiter (no expansion in its body).
-func (f *tframe) heredocQuoted(s *shellState, i int) bool {
+func heredocQuoted(s *shellState, i int) bool {
 	if i < len(s.stack) && s.stack[i].kind == fHeredoc {
 		return s.stack[i].doc.quoted
 	}
@@ -275,6 +275,8 @@ func (t *tracker) closeTop() {
 	t.frames = t.frames[:n]
 	p := t.below(n)
 	switch {
+	case f.kind == fHeredoc:
+		t.hdLine = nil // the delimiter line
 	case isCmdFrame(f.kind):
 		t.endCommand(f, "")
 		if p != nil {

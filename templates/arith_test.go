@@ -44,6 +44,7 @@ func TestCheckArithmetic(t *testing.T) {
 		"local":                 "f() {\n\tlocal t={{ q .X }}\n\techo $((t))\n}\n",
 		"export":                "export T={{ q .X }}\necho $((T))\n",
 		"heredoc":               "t={{ q .X }}\ncat <<EOF\nnext: $((t + 1))\nEOF\n",
+		"second heredoc":        "t={{ q .X }}\ncat <<A\nx\nA\ncat <<B\n$((t))\nB\n",
 		"same line":             "t={{ q .X }}; echo $((t))\n",
 		"plus-assign":           "t=1\nt+={{ q .X }}\necho $((t))\n",
 		"readonly":              "readonly t={{ q .X }}\necho $((t))\n",

@@ -233,7 +233,7 @@ func (c *Client) keepAlive(interval time.Duration, max int) {
 				}(pending)
 			}
 		case <-deadline.C:
-			reason := fmt.Sprintf("no reply to keepalives for %s (every %s, %d missed)", limit, interval, max)
+			reason := fmt.Sprintf("no reply to keepalives for %s (%d × %s)", limit, max, interval)
 			c.lost.Store(&reason)
 			c.log.Warn("closing unresponsive connection", "addr", c.addr, "reason", reason)
 			// Outermost first: closing the TCP connection cannot block,

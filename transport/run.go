@@ -274,8 +274,9 @@ func (c *Client) Run(ctx context.Context, script string, opts RunOptions) (RunRe
 		// EOF on stdin makes the remote wrapper kill the script's process
 		// group; wait for it to report back so the kill is known to have
 		// happened while we still held the connection. Closing waits for a
-		// write in progress (one piece of the script or a heartbeat), so it
-		// does not hold up the bound below.
+		// write in progress (one piece of the script or a heartbeat), which
+		// a remote that stopped reading can hold up: it runs aside, so
+		// that cancelWait still bounds the wait.
 		closed := make(chan struct{})
 		go func() { defer close(closed); in.close() }()
 		select {
