@@ -125,7 +125,7 @@ func TestRunIDsAreUniqueAndCarryTheirTime(t *testing.T) {
 		"/var/lib/etcd/member.pre-restore-20260212T101500Z-0a1b2c3d":      "20260212T101500Z-0a1b2c3d",
 		"/var/lib/etcd/member.failed-restore-20260212T101500Z-0a1b2c3d.2": "20260212T101500Z-0a1b2c3d",
 		"/var/lib/etcd/member.pre-restore-20250101T000000Z":               "20250101T000000Z",
-		"/var/lib/etcd/member":                                            "",
+		"/var/lib/etcd/member": "",
 	} {
 		if got := keptRun(dir); got != want {
 			t.Errorf("keptRun(%s) = %q, want %q", dir, got, want)

@@ -63,7 +63,6 @@ type run struct {
 	// staging; the preflight reads the members only).
 	recovering bool
 
-
 	mu       sync.Mutex
 	members  map[string]member // by host name, from the preflight
 	locks    map[string]*lock  // by host name
