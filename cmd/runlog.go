@@ -120,6 +120,7 @@ type console struct {
 	mu      sync.Mutex
 	armed   string // the logged command about to run ("" if none)
 	term    *output.Terminal
+	terms   [2]io.Writer // term's stdout and stderr
 	log     *output.RunLog
 	report  func(io.Writer) error
 	started time.Time
@@ -154,7 +155,7 @@ func (c *console) arm(command string) {
 	c.armed = command
 }
 
-// armed reports whether a logged command is about to run.
+// isArmed reports whether a logged command is about to start its run.
 func (c *console) isArmed() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -169,10 +170,7 @@ func (c *console) sinks(i int) (io.Writer, *output.RunLog) {
 	if c.log == nil {
 		return nil, nil
 	}
-	if i == 0 {
-		return c.term.Stdout(), c.log
-	}
-	return c.term.Stderr(), c.log
+	return c.terms[i], c.log
 }
 
 // toLog writes p to the run log. The first failure (a full disk) is said
@@ -220,35 +218,41 @@ func (c *console) startRun(ctx *cli.Context) error {
 		c.logOnly("ncnpush: %s: %v: the terminal gets no more output; this log goes on\n", stream, err)
 	}})
 	c.mu.Lock()
-	c.term, c.log, c.started = term, log, now
+	c.term, c.terms, c.log, c.started = term, [2]io.Writer{term.Stdout(), term.Stderr()}, log, now
 	c.mu.Unlock()
+	c.catchSignals(log.Path())
 	c.logOnly("ncnpush %s: %s, pid %d, started %s\n", Version, command, os.Getpid(), now.UTC().Format(time.RFC3339))
 	fmt.Fprintf(c.err, "ncnpush: run log: %s\n", log.Path())
-	c.catchSignals(log.Path())
 	return nil
 }
 
-// catchSignals catches SIGHUP and SIGPIPE until end.
+// catchSignals catches SIGHUP and SIGPIPE until end. The first SIGHUP is
+// logged (while the run log is open); SIGPIPE is only caught: the write
+// that raised it fails, and the terminal stream is switched off.
 func (c *console) catchSignals(path string) {
 	ch := make(chan os.Signal, 4)
 	signal.Notify(ch, syscall.SIGHUP, syscall.SIGPIPE)
 	logger := slog.New(output.NewHandler(c.err, output.HandlerOptions{Level: slog.LevelInfo, Redactor: c.red}))
-	done := make(chan struct{})
 	go func() {
-		defer close(done)
 		hup := false
 		for sig := range ch {
-			if sig == syscall.SIGHUP && !hup {
-				hup = true
+			if sig != syscall.SIGHUP || hup {
+				continue
+			}
+			hup = true
+			c.mu.Lock()
+			open := c.log != nil
+			c.mu.Unlock()
+			if open {
 				logger.Warn("terminal closed (SIGHUP): the run goes on; its log is "+path, output.HostKey, output.NoHost)
 			}
 		}
 	}()
 	c.mu.Lock()
 	c.stop = func() {
+		// No signal is sent on ch once Stop returns.
 		signal.Stop(ch)
 		close(ch)
-		<-done
 	}
 	c.mu.Unlock()
 }

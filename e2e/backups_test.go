@@ -44,10 +44,20 @@ func oneLineError(t *testing.T, what string, r result) string {
 	if r.code == 0 {
 		t.Fatalf("%s: exit 0\nstdout:\n%s", what, r.stdout)
 	}
-	if !strings.HasPrefix(r.stderr, "ncnpush: ") || strings.Count(r.stderr, "\n") != 1 {
+	stderr := withoutRunLog(r.stderr)
+	if !strings.HasPrefix(stderr, "ncnpush: ") || strings.Count(stderr, "\n") != 1 {
 		t.Errorf("%s: stderr is not one error line:\n%s", what, r.stderr)
 	}
-	return r.stderr
+	return stderr
+}
+
+// withoutRunLog is stderr without the line that names the run log
+// ("ncnpush: run log: PATH", the first line of a command that keeps one).
+func withoutRunLog(stderr string) string {
+	if first, rest, ok := strings.Cut(stderr, "\n"); ok && strings.HasPrefix(first, "ncnpush: run log: ") {
+		return rest
+	}
+	return stderr
 }
 
 // csmBackup takes a backup as CSM's CronJob does and returns its name.

@@ -86,6 +86,14 @@ func runSuite(m *testing.M) int {
 		}
 		os.Setenv("LAB_DIR", dir)
 	}
+	// The run logs of every ncnpush the suite starts go to the lab's
+	// directory, not to root's ~/.local/state (the tests that read them
+	// pass --log-dir themselves).
+	if os.Getenv("NCNPUSH_LOG_DIR") == "" {
+		logs := filepath.Join(dir, "runlogs")
+		os.MkdirAll(logs, 0o700)
+		os.Setenv("NCNPUSH_LOG_DIR", logs)
+	}
 	net := "10.77." + n
 	nsPrefix := "ncnlab-"
 	if n != "0" {

@@ -15,6 +15,12 @@
 // the caller then points the [Printer] (and any [Progress]) at stderr, or
 // gives a nil *Printer to suppress human output altogether.
 //
+// A run that changes nodes also keeps a [RunLog] (everything it prints,
+// redacted, without colours, and its report beside it) and writes the
+// terminal through a [Terminal], which neither fails nor blocks the run when
+// the terminal goes away (SIGHUP) or stops reading. Given a [Tee] (cmd's
+// console), a Printer and a Progress write the terminal and the log apart.
+//
 // Writers are safe for concurrent use: hosts running in parallel write whole
 // lines under one mutex, so lines from different hosts never interleave
 // within a line.

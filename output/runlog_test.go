@@ -191,6 +191,16 @@ func TestTerminalNeverFailsNorBlocks(t *testing.T) {
 		t.Errorf("terminal got %q", got)
 	}
 
+	// One write larger than the whole buffer (a JSON document) still goes
+	// to a terminal that keeps up.
+	var big, small bytes.Buffer
+	term = NewTerminal(&big, &small, TerminalOptions{Buffer: 100})
+	doc := bytes.Repeat([]byte("x"), 1<<20)
+	_, _ = term.Stdout().Write(doc)
+	if !term.Close(time.Second) || !bytes.Equal(big.Bytes(), doc) || small.Len() != 0 {
+		t.Errorf("a large write: %d bytes on stdout, stderr %q", big.Len(), small.String())
+	}
+
 	stuck = &blockingWriter{release: make(chan struct{})}
 	defer close(stuck.release)
 	term = NewTerminal(stuck, stuck, TerminalOptions{})

@@ -10,7 +10,11 @@ import (
 // DefaultTerminalBuffer is how many bytes a [Terminal] holds while the
 // terminal does not read them; beyond it, output is dropped (the run log has
 // it).
-const DefaultTerminalBuffer = 8 << 20
+const DefaultTerminalBuffer = 16 << 20
+
+// termPiece is the most written to the terminal in one write: a large write
+// (a JSON document) goes out in pieces, each of them progress for Close.
+const termPiece = 64 << 10
 
 // Terminal writes a run's stdout and stderr so that the terminal can never
 // fail or stall the run: a write is queued and returns at once, having
@@ -114,7 +118,9 @@ func (t *Terminal) write(i int, p []byte) {
 	if t.off[i] || t.closing || len(p) == 0 {
 		return
 	}
-	if t.size+len(p) > t.limit {
+	// A write is queued unless the queue is full already: one larger than
+	// the whole buffer still goes to a terminal that keeps up.
+	if t.size > 0 && t.size+len(p) > t.limit {
 		t.dropped += int64(len(p))
 		return
 	}
@@ -147,16 +153,17 @@ func (t *Terminal) run() {
 			t.mu.Unlock()
 			return
 		}
-		off := t.off[c.stream]
 		t.mu.Unlock()
-		if !off {
-			if _, err := t.outs[c.stream].Write(c.b); err != nil {
+		for b := c.b; len(b) > 0 && !t.Off(c.stream); {
+			n := min(len(b), termPiece)
+			if _, err := t.outs[c.stream].Write(b[:n]); err != nil {
 				t.switchOff(c.stream, err)
 			}
-		}
-		select {
-		case t.progress <- struct{}{}:
-		default:
+			b = b[n:]
+			select {
+			case t.progress <- struct{}{}:
+			default:
+			}
 		}
 	}
 }
