@@ -240,6 +240,8 @@ func (p *cleanupPhase) Run(ctx context.Context) error {
 	w := p.c.r.opts.Prompt
 	for _, h := range p.Hosts {
 		start := time.Now()
+		// The lock is taken where every restore takes it.
+		h.SetFact("paths", pathsFor(p.c.r.env.VarsFor(h, p.c.r.task), p.c.r.runID).fact())
 		st, err := nodeStateOf(h.Fact("node_state"))
 		if err != nil {
 			refuse = append(refuse, fmt.Errorf("%s: %w", h.Name, err))
