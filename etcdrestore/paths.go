@@ -115,6 +115,15 @@ var pathVars = []string{"data_dir", "staging_dir", "state_dir", "lock_file", "ho
 // inside or above each other; lock_file must be inside state_dir. vars are
 // one host's resolved variables; the error names the host and is one line.
 func CheckPaths(host string, vars map[string]any) error {
+	if err := checkPaths(vars); err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrBadPath, host, err)
+	}
+	return nil
+}
+
+// checkPaths is CheckPaths' check; its error names neither the host nor
+// ErrBadPath.
+func checkPaths(vars map[string]any) error {
 	for _, k := range pathVars {
 		v, ok := vars[k]
 		if !ok {
@@ -123,13 +132,13 @@ func CheckPaths(host string, vars map[string]any) error {
 		p := str(v)
 		switch {
 		case p == "":
-			return fmt.Errorf("%w: %s: %s is empty", ErrBadPath, host, k)
+			return fmt.Errorf("%s is empty", k)
 		case strings.ContainsAny(p, "\x00\n\r"):
-			return fmt.Errorf("%w: %s: %s %q contains a control character", ErrBadPath, host, k, p)
+			return fmt.Errorf("%s %q contains a control character", k, p)
 		case !path.IsAbs(p):
-			return fmt.Errorf("%w: %s: %s %q is not an absolute path", ErrBadPath, host, k, p)
+			return fmt.Errorf("%s %q is not an absolute path", k, p)
 		case path.Clean(p) != p:
-			return fmt.Errorf("%w: %s: %s %q is not a clean path (write it %q)", ErrBadPath, host, k, p, path.Clean(p))
+			return fmt.Errorf("%s %q is not a clean path (write it %q)", k, p, path.Clean(p))
 		}
 	}
 	data := str(vars["data_dir"])
@@ -140,20 +149,20 @@ func CheckPaths(host string, vars map[string]any) error {
 		}
 		for _, s := range systemDirs {
 			if p == s {
-				return fmt.Errorf("%w: %s: %s %s is a system directory: name a directory of ncnpush's own, e.g. %s/ncnpush-etcd-restore",
-					ErrBadPath, host, k, p, map[bool]string{true: "/var/tmp", false: "/var/lib"}[k == "staging_dir"])
+				return fmt.Errorf("%s %s is a system directory: name a directory of ncnpush's own, e.g. %s/ncnpush-etcd-restore",
+					k, p, map[bool]string{true: "/var/tmp", false: "/var/lib"}[k == "staging_dir"])
 			}
 		}
 		if data != "" && related(p, data) {
-			return fmt.Errorf("%w: %s: %s %s is %s data_dir %s: it must be apart from etcd's data", ErrBadPath, host, k, p, relation(p, data), data)
+			return fmt.Errorf("%s %s is %s data_dir %s: it must be apart from etcd's data", k, p, relation(p, data), data)
 		}
 	}
 	if st, sd := str(vars["staging_dir"]), str(vars["state_dir"]); st != "" && sd != "" && related(st, sd) {
-		return fmt.Errorf("%w: %s: staging_dir %s is %s state_dir %s: they must be apart", ErrBadPath, host, st, relation(st, sd), sd)
+		return fmt.Errorf("staging_dir %s is %s state_dir %s: they must be apart", st, relation(st, sd), sd)
 	}
 	if l, sd := str(vars["lock_file"]), str(vars["state_dir"]); l != "" && sd != "" && path.Dir(l) != sd {
-		return fmt.Errorf("%w: %s: lock_file %s must be in state_dir %s (ncnpush's own directory: no other user can hold or redirect the lock there)",
-			ErrBadPath, host, l, sd)
+		return fmt.Errorf("lock_file %s must be in state_dir %s (ncnpush's own directory: no other user can hold or redirect the lock there)",
+			l, sd)
 	}
 	return nil
 }
@@ -194,6 +203,9 @@ func CheckHosts(hs hosts.Hosts, overrides map[string]any, more ...string) (map[s
 	env := &phases.Env{}
 	env.InitVars(t.Vars, conv)
 	var errs []error
+	// The same refusal on every host is said once, naming them all.
+	var order []string
+	byMsg := map[string][]string{}
 	for _, h := range hs {
 		if len(h.Vars) > 0 {
 			hv := make(map[string]any, len(h.Vars))
@@ -205,9 +217,15 @@ func CheckHosts(hs hosts.Hosts, overrides map[string]any, more ...string) (map[s
 				continue
 			}
 		}
-		if err := CheckPaths(h.Name, env.VarsFor(h, t)); err != nil {
-			errs = append(errs, err)
+		if err := checkPaths(env.VarsFor(h, t)); err != nil {
+			if byMsg[err.Error()] == nil {
+				order = append(order, err.Error())
+			}
+			byMsg[err.Error()] = append(byMsg[err.Error()], h.Name)
 		}
+	}
+	for _, msg := range order {
+		errs = append(errs, fmt.Errorf("%w: %s: %s", ErrBadPath, strings.Join(byMsg[msg], ", "), msg))
 	}
 	if len(hs) == 0 {
 		if err := CheckPaths("-", env.VarsFor(nil, t)); err != nil {
