@@ -238,9 +238,10 @@ func plantedCell() faultCell {
 	}
 }
 
-// cleanupDuringRestoreCell runs `etcd cleanup --yes` twice while a restore
-// is paused in its swap, every member moved aside: both must refuse, and
-// the restore then goes on and succeeds with the members from before kept.
+// cleanupDuringRestoreCell runs `etcd cleanup --yes` twice, and `etcd
+// recover --yes` once, while a restore is paused in its swap, every member
+// moved aside: all must refuse, and the restore then goes on and succeeds
+// with the members from before kept.
 func cleanupDuringRestoreCell(phSwap string) faultCell {
 	return faultCell{
 		name: "cleanup-during-restore", fault: "13 etcd cleanup --yes while a restore swaps", phase: phSwap + " (members moved aside)",
@@ -274,9 +275,18 @@ func cleanupDuringRestoreCell(phSwap string) faultCell {
 				first, _, _ := strings.Cut(msg, "\n")
 				notes = append(notes, fmt.Sprintf("cleanup %s --yes: exit %d, %s", sel[0], c.code, normalize(first)))
 			}
+			// etcd status calls the running restore's open journal
+			// interrupted: an operator may well run etcd recover now. It
+			// must refuse while the restore holds its locks.
+			rc := runNcnpush(t, "", etcdArgs("recover", "--yes")...)
+			t.Logf("etcd recover --yes: exit %d\n%s%s", rc.code, rc.stdout, rc.stderr)
+			if msg := errorText(rc.stderr); rc.code != 1 || !strings.Contains(msg, "lock") || !strings.Contains(msg, run) {
+				t.Errorf("etcd recover --yes during the swap: exit %d, want 1, naming the lock the running %s holds:\n%s", rc.code, run, rc.stderr)
+			}
+			notes = append(notes, fmt.Sprintf("recover --yes: exit %d", rc.code))
 			for _, n := range lab.Nodes {
-				if out, err := lab.SSH(t, n, "test -d /var/lib/etcd/member.pre-restore-"+run); err != nil {
-					t.Errorf("%s: the run's member.pre-restore-%s is gone after the refused clean-ups: %s", n, run, out)
+				if out, err := lab.SSH(t, n, "test -d /var/lib/etcd/member.pre-restore-"+run+" && test ! -e /var/lib/etcd/member"); err != nil {
+					t.Errorf("%s: the run's member.pre-restore-%s is gone, or a member is back, after the refused clean-ups and recover: %s", n, run, out)
 				}
 				lab.MustSSH(t, n, "touch "+goFile+" && rm -f "+mark)
 			}
