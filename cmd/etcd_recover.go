@@ -27,6 +27,8 @@ to start. This command ends it, under the restore lock:
   --complete  when every master finished the swap: the restored members are
               started together and verified instead.
 
+A run that passed its verification (its journal says "verified") is never
+rolled back: only its clean-up was left, and that is what recover does.
 Either way the staged snapshot is removed and the journals are closed. A run
 that never stopped etcd only has its staged snapshot removed. Run it again,
 or after it was itself interrupted: it does what is left, and the members end

@@ -140,7 +140,7 @@ func writeStatus(s *session, rows []etcdrestore.NodeStatus, interrupted []string
 		fmt.Fprintf(s.stdout, "%s: %s\n", r.Host, strings.Join(parts, "; "))
 	}
 	for _, l := range interrupted {
-		fmt.Fprintf(s.stdout, "\n%s: run `ncnpush etcd recover` (rolls back to the members from before it; --complete finishes it when every master swapped)\n", l)
+		fmt.Fprintf(s.stdout, "\n%s: run `ncnpush etcd recover` (a run that was verified is only cleaned up; any other is rolled back to the members from before it, or with --complete started and verified when every master swapped)\n", l)
 	}
 }
 

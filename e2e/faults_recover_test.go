@@ -111,24 +111,48 @@ func waitNodeSideEnded(t *testing.T, mark string) time.Duration {
 	}
 }
 
+// killSpec is where a killCell kills ncnpush.
+type killSpec struct {
+	name, phase string
+	phaseTitle  string // the phase whose template pauses
+	tmpl        string // that template, paused before the line that starts with anchor
+	anchor      string
+	step        string // the last step every master's journal then records
+	// complete: recover with --complete (every master swapped), and expect
+	// the backup's data; otherwise the rollback and the original data.
+	complete bool
+	// tryRestore: before recovering, a restore must refuse to run over the
+	// interrupted run.
+	tryRestore bool
+	// refuseComplete: before recovering, recover --complete must refuse
+	// (exit 1, changing nothing).
+	refuseComplete bool
+	// setup overrides more templates in dir (say, to make the start fail).
+	setup func(t *testing.T, dir string)
+}
+
 // killCell kills ncnpush with SIGKILL once the overridden template reached
 // its point on every master, then checks what an operator sees and does:
 // `etcd status` names the interrupted run and where it stopped (exit 1),
 // `etcd recover --yes` (--complete) ends it (exit 0), and a second recover
 // has nothing left to do. runCell then checks the data, the staging and
 // the journals.
-func killCell(name, phase, phaseTitle, tmpl, anchor, step string, complete, tryRestore bool) faultCell {
+func killCell(k killSpec) faultCell {
+	name, phaseTitle, tmpl, anchor, step, complete, tryRestore := k.name, k.phaseTitle, k.tmpl, k.anchor, k.step, k.complete, k.tryRestore
 	data, how := dataOriginal, "rolled back"
 	if complete {
 		data, how = dataBackup, "completed"
 	}
 	return faultCell{
-		name: name, fault: "12 ncnpush killed (SIGKILL: the workstation dies)", phase: phase,
+		name: name, fault: "12 ncnpush killed (SIGKILL: the workstation dies)", phase: k.phase,
 		code: 137, data: data, killed: true,
 		run: func(t *testing.T, s *faultSuite) cellRun {
 			dir := t.TempDir()
 			mark := reachedMark(t)
 			overrideTemplate(t, dir, tmpl, anchor, pauseLine(mark, mark+".go"))
+			if k.setup != nil {
+				k.setup(t, dir)
+			}
 			l := startNcnpush(t, nil, s.restoreJSON("--templates", dir)...)
 			if !l.waitFor(header(phaseTitle), 3*time.Minute) {
 				t.Fatalf("never reached %q:\n%s", phaseTitle, l.err.String())
@@ -163,6 +187,16 @@ func killCell(name, phase, phaseTitle, tmpl, anchor, step string, complete, tryR
 				}
 				if after := memberStates(t); fmt.Sprint(after) != fmt.Sprint(before) {
 					t.Errorf("the refused restore changed the members:\nbefore %v\nafter  %v", before, after)
+				}
+			}
+			if k.refuseComplete {
+				before := memberStates(t)
+				rc := runNcnpush(t, "", etcdArgs("recover", "--complete", "--yes")...)
+				if msg := errorText(rc.stderr); rc.code != 1 || !strings.Contains(msg, "refused") {
+					t.Errorf("etcd recover --complete over the interrupted rollback of %s: exit %d, want 1, refused:\n%s", run, rc.code, rc.stderr)
+				}
+				if after := memberStates(t); fmt.Sprint(after) != fmt.Sprint(before) {
+					t.Errorf("the refused recover --complete changed the members:\nbefore %v\nafter  %v", before, after)
 				}
 			}
 			args := etcdArgs("recover", "--yes")

@@ -654,6 +654,7 @@ func faultCells() []faultCell {
 		phStart     = "Start etcd on every master together"
 		phVerify    = "Verify the restored cluster"
 		phFinish    = "Remove the staged snapshot and restore output"
+		phRollback  = "Rollback: put back the pre-restore member"
 	)
 	cells := []faultCell{
 		{fault: "1 unreachable node at start", phase: "connect", ref: "TestRestoreUnreachableNodeChangesNothing"},
@@ -1085,8 +1086,21 @@ func faultCells() []faultCell {
 	cells = append(cells,
 		plantedCell(),
 		cleanupDuringRestoreCell(phSwap),
-		killCell("sigkill-at-swap", phSwap+" (members moved aside)", phSwap, "etcd-swap.sh.tmpl", `rm -rf -- "$incoming"`, "moved-aside", false, true),
-		killCell("sigkill-at-start", phStart+" (every member swapped and started)", phStart, "etcd-start.sh.tmpl", "deadline=", "start", true, false),
+		killCell(killSpec{name: "sigkill-at-stop", phase: phStop + " (etcd stopped and held)", phaseTitle: phStop,
+			tmpl: "etcd-stop.sh.tmpl", anchor: "state=", step: "stop"}),
+		killCell(killSpec{name: "sigkill-at-swap", phase: phSwap + " (members moved aside)", phaseTitle: phSwap,
+			tmpl: "etcd-swap.sh.tmpl", anchor: `rm -rf -- "$incoming"`, step: "moved-aside", tryRestore: true}),
+		killCell(killSpec{name: "sigkill-at-start", phase: phStart + " (every member swapped and started)", phaseTitle: phStart,
+			tmpl: "etcd-start.sh.tmpl", anchor: "deadline=", step: "start", complete: true}),
+		// The start fails on ncn-m002 (the restore rolls back), and the
+		// rollback is killed between its two moves: the restored member
+		// moved to member.failed-restore-<run>, no member/ at all.
+		killCell(killSpec{name: "sigkill-at-rollback", phase: phRollback + " (restored member moved out, none back yet)", phaseTitle: phRollback,
+			tmpl: "etcd-rollback.sh.tmpl", anchor: `mv -T -- "$aside" "$data/member"`, step: "rollback", refuseComplete: true,
+			setup: func(t *testing.T, dir string) {
+				overrideTemplate(t, dir, "etcd-start.sh.tmpl", `journal_note "$journal" "$note"`,
+					`if [[ $note == start && $(hostname) == ncn-m002 ]]; then echo "fault: the start fails on ncn-m002" >&2; exit 1; fi`)
+			}}),
 	)
 	return cells
 }

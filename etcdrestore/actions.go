@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"path"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ncnpush/ncnpush/backups"
@@ -112,6 +114,17 @@ func (p *preflightPhase) check() error {
 	if !p.r.recovering {
 		errs = append(errs, p.checkNodeState()...)
 	}
+	// data_dir (a generic name an inventory may well define for something
+	// else) must be the directory kubeadmcfg.yaml gives etcd, when it says.
+	for _, n := range nodes {
+		want := n.Member.DataDir
+		if want == "" {
+			continue
+		}
+		if got := p.r.pathsOf(n.Host).Data; path.Clean(want) != got {
+			errs = append(errs, fmt.Errorf("%s: data_dir is %s but %s gives etcd %s: refusing to swap members there", n.Host, got, "kubeadmcfg.yaml", want))
+		}
+	}
 	if len(errs) == 0 {
 		for _, err := range facts.Check(nodes, inv, p.r.dumpSize) {
 			// etcd recover stages nothing: no room is needed.
@@ -179,7 +192,7 @@ func (p *preflightPhase) checkNodeState() []error {
 		}
 	}
 	for _, run := range slices.Sorted(maps.Keys(interrupted)) {
-		errs = append(errs, fmt.Errorf("%w: restore %s was interrupted on %s: run `ncnpush etcd recover` first (it puts back the members from before it, or --complete finishes it)",
+		errs = append(errs, fmt.Errorf("%w: restore %s was interrupted on %s: run `ncnpush etcd recover` first (it finishes a verified run, else puts back the members from before it, or --complete starts the restored ones)",
 			ErrInterrupted, run, strings.Join(interrupted[run], ", ")))
 	}
 	return errs
@@ -218,6 +231,23 @@ func (e lineErrors) Unwrap() []error { return e }
 type lock struct {
 	cancel context.CancelFunc
 	done   chan error
+	ended  atomic.Bool // the lock command ended (released, or lost)
+}
+
+// lostLocks names the hosts whose lock command ended although ncnpush did
+// not release it (the heartbeat timed out: the workstation was paused, say).
+// Another run may have taken the lock since.
+func (r *run) lostLocks() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var lost []string
+	for h, l := range r.locks {
+		if l.ended.Load() {
+			lost = append(lost, h)
+		}
+	}
+	sort.Strings(lost)
+	return lost
 }
 
 // lock takes every node's lock, all or none.
@@ -279,6 +309,7 @@ func takeLock(ctx context.Context, h *hosts.Host, script string) (*lock, error) 
 			},
 			Stderr: func(line string) { smu.Lock(); stderr = append(stderr, line); smu.Unlock() },
 		})
+		l.ended.Store(true)
 		l.done <- err
 	}()
 	select {
@@ -377,6 +408,10 @@ func (p *confirmPhase) Run(ctx context.Context) error {
 		if err != nil || strings.TrimSpace(answer) != ConfirmWord {
 			return fmt.Errorf("%w: nothing was changed on any node (staged copies are removed)", ErrNotConfirmed)
 		}
+	}
+	if lost := p.r.lostLocks(); len(lost) > 0 {
+		return fmt.Errorf("%w: the restore lock ended on %s while ncnpush waited (no heartbeat reached it: was the workstation paused?): "+
+			"nothing was changed on any node; run the restore again", ErrLocked, strings.Join(lost, ", "))
 	}
 	p.r.mu.Lock()
 	p.r.stopped = true
@@ -542,10 +577,35 @@ func (p *verifyPhase) Run(ctx context.Context) error {
 	start := time.Now()
 	for {
 		views, errs := p.read(ctx, script)
+		if len(errs) == 0 && p.rollback {
+			// The members of a rollback hold the same data up to a
+			// revision all of them have: with the API servers writing,
+			// their newest revisions differ. Count every member's keys at
+			// the lowest of them.
+			rev := int64(-1)
+			for _, v := range views {
+				if r := v.Status[0].Status.Header.Revision; rev < 0 || r < rev {
+					rev = r
+				}
+			}
+			p.r.mu.Lock()
+			p.r.keysRev = rev
+			p.r.mu.Unlock()
+			vars := maps.Clone(p.r.env.Vars)
+			vars["keys_rev"] = rev
+			atRev, err := p.r.env.Templates.Render("etcd-health.sh.tmpl", map[string]any{"Vars": vars})
+			if err != nil {
+				return err
+			}
+			views, errs = p.read(ctx, atRev)
+		}
 		if len(errs) == 0 {
 			errs = p.compare(views)
 		}
 		if len(errs) == 0 {
+			if !p.rollback {
+				p.noteVerified(ctx)
+			}
 			for _, h := range p.Hosts {
 				v := views[h.Name]
 				note := fmt.Sprintf("revision %d, %d keys, %d members", v.Status[0].Status.Header.Revision, v.Keys.Count, len(v.Members.Members))
@@ -664,4 +724,24 @@ func equalMaps(a, b map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// noteVerified notes "verified" in every master's journal of the run: from
+// here on no rollback (the restore's own, or etcd recover's) may undo the
+// restore; an interrupted finish is only a clean-up. A master where the note
+// fails is logged, not failed: the restore was verified, and the finish
+// closes the journals as restored.
+func (p *verifyPhase) noteVerified(ctx context.Context) {
+	r := p.r
+	r.env.SetVar("journal_step", stepVerified)
+	_ = p.Hosts.ParallelEach(context.WithoutCancel(ctx), len(p.Hosts), func(ctx context.Context, h *hosts.Host) error {
+		script, err := r.render("etcd-journal-note.sh.tmpl", h)
+		if err == nil {
+			_, err = h.Conn.Run(ctx, phases.WrapScript(script), transport.RunOptions{})
+		}
+		if err != nil && r.env.Logger != nil {
+			r.env.Logger.Warn("could not note the verified restore in the journal", "host", h.Name, "error", err.Error())
+		}
+		return nil
+	})
 }

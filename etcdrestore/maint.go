@@ -411,7 +411,7 @@ func Recover(ctx context.Context, o MaintOptions) (*output.Report, RecoverResult
 	switch {
 	case runErr != nil:
 		r.env.SetVar("journal_end", "")
-	case rc.mode == "complete":
+	case rc.mode == "complete" || rc.mode == "finish":
 		r.env.SetVar("journal_end", endRestored)
 	case rc.mode == "rollback":
 		r.env.SetVar("journal_end", endRolledBack)
@@ -470,6 +470,7 @@ func (p *recoverPhase) Run(ctx context.Context) error    { return p.plan(ctx, fa
 func (p *recoverPhase) plan(ctx context.Context, dryRun bool) error {
 	rc, r := p.rc, p.rc.r
 	journals := map[string]map[string]Journal{} // run -> host -> journal
+	closed := map[string]map[string]string{}    // run -> host -> outcome
 	holds := []string{}
 	for _, h := range p.Hosts {
 		st, err := nodeStateOf(h.Fact("node_state"))
@@ -487,6 +488,12 @@ func (p *recoverPhase) plan(ctx context.Context, dryRun bool) error {
 				journals[j.Run] = map[string]Journal{}
 			}
 			journals[j.Run][h.Name] = j
+		}
+		for run, outcome := range st.Closed {
+			if closed[run] == nil {
+				closed[run] = map[string]string{}
+			}
+			closed[run][h.Name] = outcome
 		}
 	}
 	switch len(journals) {
@@ -510,10 +517,20 @@ func (p *recoverPhase) plan(ctx context.Context, dryRun bool) error {
 		run = k
 	}
 	byHost := journals[run]
-	stopped, swappedAll, rolling := false, true, false
+	stopped, swappedAll, rolling, verified := false, true, false, false
 	var notSwapped []string
+	for _, outcome := range closed[run] {
+		// Closed elsewhere as restored: the restore was verified there.
+		verified = verified || outcome == endRestored
+	}
 	for _, h := range p.Hosts {
 		j, ok := byHost[h.Name]
+		if !ok && closed[run][h.Name] != "" {
+			continue // closed on this master: nothing left to do here
+		}
+		if ok && j.Has(stepVerified) {
+			verified = true
+		}
 		if ok && j.Stopped() {
 			stopped = true
 		}
@@ -527,6 +544,10 @@ func (p *recoverPhase) plan(ctx context.Context, dryRun bool) error {
 	}
 	mode := "rollback"
 	switch {
+	case verified:
+		// The restored cluster passed its verification: only the clean-up
+		// was left. Never roll back a restore that worked.
+		mode = "finish"
 	case !stopped:
 		mode = "clean-up"
 	case rc.o.Complete && rolling:
@@ -576,6 +597,8 @@ func (p *recoverPhase) plan(ctx context.Context, dryRun bool) error {
 		fmt.Fprintln(w, "Plan: roll back: hold and stop etcd, put back every master's member from before the restore, start them together, verify; then remove the staged snapshot and close the journals")
 	case "complete":
 		fmt.Fprintln(w, "Plan: complete: start the restored members together and verify that they agree; then remove the staged snapshot and close the journals")
+	case "finish":
+		fmt.Fprintln(w, "Plan: the restore was verified: only its clean-up was left: remove the staged snapshot and close the journals as restored (etcd is not touched)")
 	default:
 		fmt.Fprintln(w, "Plan: the run never stopped etcd: remove its staged snapshot and close its journals (etcd is not touched)")
 	}
@@ -586,7 +609,7 @@ func (p *recoverPhase) plan(ctx context.Context, dryRun bool) error {
 	if err := (&preflightPhase{GoPhase: p.GoPhase, r: r}).lock(ctx); err != nil {
 		return err
 	}
-	if mode != "clean-up" && !rc.o.Yes {
+	if mode != "clean-up" && mode != "finish" && !rc.o.Yes {
 		fmt.Fprintf(w, "Type %q to go ahead: ", ConfirmRecover)
 		answer, err := readLine(ctx, r.opts.Stdin)
 		if err != nil || strings.TrimSpace(answer) != ConfirmRecover {

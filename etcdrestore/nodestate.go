@@ -25,6 +25,10 @@ type NodeState struct {
 	// Journals are the runs whose journal is still open: interrupted ones
 	// (or the one holding the lock now).
 	Journals []Journal `json:"interrupted,omitempty"`
+	// Closed are the newest runs whose journal is closed here, run ID ->
+	// outcome (restored, rolled-back, not-stopped, abandoned): a run open
+	// on another master may have ended here.
+	Closed map[string]string `json:"-"`
 }
 
 // Dir is a directory and its size.
@@ -78,6 +82,7 @@ const (
 	stepStart      = "start"
 	stepRollback   = "rollback"
 	stepRolledBack = "rolled-back"
+	stepVerified   = "verified"
 )
 
 // Journal ends (the finish's journal_end).
@@ -144,6 +149,12 @@ func parseNodeState(lines []string) (NodeState, error) {
 			}
 		case "journal":
 			j = &Journal{Run: val}
+		case "closed":
+			run, outcome, _ := strings.Cut(val, " ")
+			if st.Closed == nil {
+				st.Closed = map[string]string{}
+			}
+			st.Closed[run] = outcome
 		default:
 			return st, fmt.Errorf("node state line %d: unexpected %q", i+1, l)
 		}

@@ -105,6 +105,11 @@ var systemDirs = []string{"/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib",
 	"/usr/sbin", "/var", "/var/lib", "/var/log", "/var/tmp", "/var/run", "/var/spool", "/var/cache", "/dev/shm",
 	"/etc/kubernetes", "/etc/systemd", "/etc/systemd/system"}
 
+// internalVars are the variables a run sets for its templates: the run's
+// identity and what its journal says. An override would let a typo forge a
+// journal step (start_note=rolled-back) or another run's paths.
+var internalVars = []string{"run_id", "start_note", "journal_end", "journal_step", "keys_rev", "dump_sha256", "dump_bytes", "bump_revision"}
+
 // pathVars are the restore's path variables, checked by CheckPaths.
 var pathVars = []string{"data_dir", "staging_dir", "state_dir", "lock_file", "hold_dropin", "pki_dir", "kubeadm_config"}
 
@@ -160,6 +165,9 @@ func checkPaths(vars map[string]any) error {
 	if st, sd := str(vars["staging_dir"]), str(vars["state_dir"]); st != "" && sd != "" && related(st, sd) {
 		return fmt.Errorf("staging_dir %s is %s state_dir %s: they must be apart", st, relation(st, sd), sd)
 	}
+	if h := str(vars["hold_dropin"]); h != "" && (path.Ext(h) != ".conf" || !strings.HasSuffix(path.Dir(h), "/etcd.service.d")) {
+		return fmt.Errorf("hold_dropin %s must be a .conf file in etcd.service.d/ (systemd reads no other: etcd would not be held)", h)
+	}
 	if l, sd := str(vars["lock_file"]), str(vars["state_dir"]); l != "" && sd != "" && path.Dir(l) != sd {
 		return fmt.Errorf("lock_file %s must be in state_dir %s (ncnpush's own directory: no other user can hold or redirect the lock there)",
 			l, sd)
@@ -191,6 +199,16 @@ func relation(a, b string) string {
 // overrides: as the run will resolve them) with CheckPaths. It returns the
 // overrides converted to their types ("120" → 120), for Options.Vars.
 func CheckHosts(hs hosts.Hosts, overrides map[string]any, more ...string) (map[string]any, error) {
+	for _, k := range internalVars {
+		if _, ok := overrides[k]; ok {
+			return nil, fmt.Errorf("-e %s: ncnpush sets it itself for each run; it cannot be overridden", k)
+		}
+		for _, h := range hs {
+			if _, ok := h.Vars[k]; ok {
+				return nil, fmt.Errorf("%s: inventory var %s: ncnpush sets it itself for each run; remove it from the inventory", h.Name, k)
+			}
+		}
+	}
 	names := append([]string{TaskRestore, TaskRollback, TaskFinish}, more...)
 	conv, err := tasks.CheckBuiltinVars(overrides, names...)
 	if err != nil {

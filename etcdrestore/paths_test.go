@@ -41,6 +41,8 @@ func TestCheckPaths(t *testing.T) {
 		{"lock outside the state dir", "lock_file", "/run/lock/ncnpush.lock", "must be in state_dir"},
 		{"data dir empty", "data_dir", "", "is empty"},
 		{"staging inside the state dir", "staging_dir", "/var/lib/ncnpush-etcd-restore/stage", "inside state_dir"},
+		{"hold not a drop-in", "hold_dropin", "/etc/systemd/system/etcd.service.d/hold", "must be a .conf file"},
+		{"hold in another unit's drop-ins", "hold_dropin", "/etc/systemd/system/kubelet.service.d/x.conf", "must be a .conf file"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -95,6 +97,9 @@ func TestCheckHostsResolvesInventoryVars(t *testing.T) {
 	conv, err := CheckHosts(hosts.Hosts{h1}, map[string]any{"start_timeout": "90"})
 	if err != nil || conv["start_timeout"] != 90 {
 		t.Fatalf("-e start_timeout=90: %v, %#v", err, conv)
+	}
+	if _, err := CheckHosts(hosts.Hosts{h1}, map[string]any{"start_note": "rolled-back"}); err == nil || !strings.Contains(err.Error(), "start_note") {
+		t.Fatalf("-e start_note accepted: %v", err)
 	}
 	h1.Vars = map[string]string{"start_max_restarts": "three"}
 	if _, err := CheckHosts(hosts.Hosts{h1}, nil); err == nil || !strings.Contains(err.Error(), "ncn-m001") {

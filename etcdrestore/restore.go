@@ -31,6 +31,9 @@ var (
 	// ErrInterrupted: an earlier run was interrupted after it stopped etcd
 	// (its journal is open on a node): etcd recover ends it first.
 	ErrInterrupted = errors.New("an interrupted run needs etcd recover")
+	// ErrCleanup: the restore succeeded and was verified, but removing the
+	// staged snapshot or closing the run failed on some master.
+	ErrCleanup = errors.New("clean-up failed")
 	// ErrRollbackFailed: the restore failed and so did the rollback; the
 	// pre-restore member directories are still on the nodes.
 	ErrRollbackFailed = errors.New("restore failed and the rollback failed too")
@@ -179,7 +182,10 @@ func Run(ctx context.Context, o Options) (*output.Report, Result, error) {
 		said()
 		switch {
 		case finErr != nil && runErr == nil:
-			runErr = finErr
+			// The restore itself worked: say so first.
+			runErr = fmt.Errorf("%w: the restore succeeded and was verified, but its clean-up failed "+
+				"(the staged snapshot may be left, and the run shows as interrupted until ncnpush etcd recover finishes it): %w",
+				ErrCleanup, finErr)
 		case finErr != nil:
 			// Say so: a staged snapshot (every Secret) may be left on a node.
 			runErr = fmt.Errorf("%w; clean-up: %w", runErr, finErr)

@@ -33,6 +33,7 @@ func goldenData() map[string]any {
 			"lock_file":          "/var/lib/ncnpush-etcd-restore/lock",
 			"state_dir":          "/var/lib/ncnpush-etcd-restore",
 			"start_note":         "start",
+			"journal_step":       "verified",
 			"journal_end":        "restored",
 			"pki_dir":            "/etc/kubernetes/pki/etcd",
 			"cluster_token":      "tkn",
