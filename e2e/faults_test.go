@@ -438,6 +438,11 @@ func (s *faultSuite) runCell(t *testing.T, c faultCell) cellOutcome {
 
 	// 2. Zero data lost.
 	m := runIDRe.FindStringSubmatch(r.stderr)
+	// A failed rollback leaves the run's journals open: whatever failed,
+	// the error must send the operator to etcd recover.
+	if strings.Contains(msg, "rollback failed") && !strings.Contains(msg, "ncnpush etcd recover") {
+		t.Errorf("the rollback failed and the error does not name ncnpush etcd recover:\n%s", msg)
+	}
 	if cr.lost != "" && m != nil && strings.Contains(msg, "once reachable") {
 		// What ncnpush tells the operator to do once the node it lost is
 		// back: etcd recover, with the restore's inventory and known_hosts.
@@ -1071,7 +1076,16 @@ func faultCells() []faultCell {
 		run: func(t *testing.T, s *faultSuite) cellRun {
 			dir := t.TempDir()
 			mark := reachedMark(t)
-			overrideTemplate(t, dir, "etcd-swap.sh.tmpl", "rm -rf -- \"$incoming\"", ": >"+mark+"; sleep 6")
+			// Every master waits, its member moved aside, until the test
+			// lets it go on: ncn-m003 reboots right there, however long the
+			// restart takes; the others go on once it is done.
+			goFile := mark + ".go"
+			overrideTemplate(t, dir, "etcd-swap.sh.tmpl", "rm -rf -- \"$incoming\"", pauseLine(mark, goFile))
+			t.Cleanup(func() {
+				for _, n := range lab.Nodes {
+					lab.SSH(t, n, "rm -f "+goFile)
+				}
+			})
 			l := startNcnpush(t, nil, s.restoreJSON("--templates", dir)...)
 			if !l.waitFor(header(phSwap), 3*time.Minute) {
 				t.Fatalf("no swap phase:\n%s", l.err.String())
@@ -1079,6 +1093,9 @@ func faultCells() []faultCell {
 			waitReached(t, l, "ncn-m003", mark) // its member is moved aside
 			if out, err := lab.script("restart", "ncn-m003"); err != nil {
 				t.Fatalf("restart ncn-m003: %v\n%s", err, out)
+			}
+			for _, n := range []string{"ncn-m001", "ncn-m002"} {
+				lab.MustSSH(t, n, "touch "+goFile)
 			}
 			return cellRun{r: l.wait(t, 5*time.Minute), lost: "ncn-m003"}
 		},
@@ -1096,7 +1113,7 @@ func faultCells() []faultCell {
 		// rollback is killed between its two moves: the restored member
 		// moved to member.failed-restore-<run>, no member/ at all.
 		killCell(killSpec{name: "sigkill-at-rollback", phase: phRollback + " (restored member moved out, none back yet)", phaseTitle: phRollback,
-			tmpl: "etcd-rollback.sh.tmpl", anchor: `mv -T -- "$aside" "$data/member"`, step: "rollback", refuseComplete: true,
+			tmpl: "etcd-rollback.sh.tmpl", anchor: `journal_note "$journal" putting-back`, step: "rollback", refuseComplete: true,
 			setup: func(t *testing.T, dir string) {
 				overrideTemplate(t, dir, "etcd-start.sh.tmpl", `journal_note "$journal" "$note"`,
 					`if [[ $note == start && $(hostname) == ncn-m002 ]]; then echo "fault: the start fails on ncn-m002" >&2; exit 1; fi`)
