@@ -915,7 +915,11 @@ const exRotateTemplate = `# e2e user template rotate.sh.tmpl: append a line to a
 dir={{ q .Vars.dir }}
 keep={{ q .Vars.keep }}
 run={{ q .Vars.run }}
-if ! [[ ${keep} =~ ^[0-9]+$ ]] || (( keep < 1 )); then
+if [[ ! ${keep} =~ ^[0-9]+$ ]]; then
+	echo "rotate: keep must be a positive integer, got ${keep}" >&2
+	exit 2
+fi
+if (( keep < 1 )); then
 	echo "rotate: keep must be a positive integer, got ${keep}" >&2
 	exit 2
 fi
