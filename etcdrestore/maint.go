@@ -255,6 +255,10 @@ func (p *cleanupPhase) Run(ctx context.Context) error {
 			refuse = append(refuse, fmt.Errorf("%s: the restore hold is in place (etcd is held stopped)", h.Name))
 		}
 		for _, j := range st.Journals {
+			if st.lockedBy(j.Run) {
+				refuse = append(refuse, fmt.Errorf("%s: restore %s is running (at %s, it holds the lock)", h.Name, j.Run, orNone(j.Last())))
+				continue
+			}
 			refuse = append(refuse, fmt.Errorf("%s: restore %s is interrupted (at %s): run ncnpush etcd recover first", h.Name, j.Run, orNone(j.Last())))
 		}
 		if st.Lock != "" {

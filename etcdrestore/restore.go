@@ -151,6 +151,10 @@ func Run(ctx context.Context, o Options) (*output.Report, Result, error) {
 		if err != nil {
 			var started string
 			rep, started = r.restartPutBack(rbCtx, rb, rep)
+			if started == "" {
+				started = " (the run stays recorded as interrupted: once every master is reachable, run ncnpush etcd recover: " +
+					"it puts back what is left and starts the members together)"
+			}
 			runErr = fmt.Errorf("%w: %w; rollback: %w%s", ErrRollbackFailed, runErr, err, started)
 		} else {
 			runErr = fmt.Errorf("%w: %w", ErrRolledBack, runErr)
