@@ -55,7 +55,7 @@ fuzz-smoke:
 # LAB_TEST_LOG); when a test fails, it then prints what each failed test wrote.
 LAB_TEST_LOG ?= /tmp/ncnpush-lab$(filter-out 0,$(LAB_NET))-test.log
 lab-test: $(BIN)
-	$(GO) test -count=1 -timeout 55m -v ./e2e/ 2>&1 | tee $(LAB_TEST_LOG) | grep -E '^ *(=== RUN|--- |PASS|FAIL|ok|e2e:|panic)'; \
+	$(GO) test -count=1 -timeout 65m -v ./e2e/ 2>&1 | tee $(LAB_TEST_LOG) | grep -E '^ *(=== RUN|--- |PASS|FAIL|ok|e2e:|panic)'; \
 		rc=$${PIPESTATUS[0]}; if ((rc)); then awk -f fixtures/failed-output.awk $(LAB_TEST_LOG); fi; exit $$rc
 
 ## test-matrix: the lab suite once for each supported etcd version.
