@@ -39,6 +39,9 @@ var (
 	ErrRollbackFailed = errors.New("restore failed and the rollback failed too")
 )
 
+// startTitle is the restore task's start phase (tasks/etcd-restore.yaml).
+const startTitle = "Start etcd on every master together"
+
 // Built-in task names.
 const (
 	TaskRestore  = "etcd-restore"
@@ -244,6 +247,22 @@ func (r *run) restartPutBack(ctx context.Context, rb *tasks.Task, rep *output.Re
 	sub := r.env.Hosts.Filter(func(h *hosts.Host) bool { return ok[h.Name] })
 	if len(sub) == 0 {
 		return rep, ""
+	}
+	// A lost master that got to the start may still run the restored
+	// member, with the same member and cluster IDs as the members put back:
+	// started now, they would take it for one of theirs and mix raft logs.
+	// Leave them held; etcd recover starts every member together.
+	for i := range rep.Phases {
+		if rep.Phases[i].Title != startTitle {
+			continue
+		}
+		for _, h := range rep.Phases[i].Hosts {
+			if !ok[h.Host] && h.Status != output.StatusSkipped {
+				return rep, fmt.Sprintf(" (etcd is left stopped everywhere: %s, out of reach, got to the start and may still run the restored member; "+
+					"once every master is reachable, run ncnpush etcd recover: it puts back what is left and starts the members together)",
+					strings.Join(failed, ", "))
+			}
+		}
 	}
 	env := &phases.Env{Hosts: sub, Templates: r.env.Templates, Vars: r.env.Vars, ExtraVars: r.env.ExtraVars,
 		Forks: r.env.Forks, Out: r.env.Out, Logger: r.env.Logger}
