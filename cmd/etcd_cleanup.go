@@ -33,21 +33,14 @@ Examples:
 				Usage: "override a restore variable `key=value` (data_dir, state_dir, ...)"},
 		}),
 		Action: func(c *cli.Context) error {
-			s, err := newSession(c, "masters")
+			if c.Bool(flagYes) && c.String(flagRun) == "" && c.Duration(flagOlderThan) == 0 {
+				return usageErrorf("--%s removes only what --%s ID or --%s DURATION selects", flagYes, flagRun, flagOlderThan)
+			}
+			s, extra, err := etcdSession(c)
 			if err != nil {
 				return err
 			}
 			defer s.close()
-			extra, err := extraVars(c)
-			if err != nil {
-				return err
-			}
-			if c.Bool(flagYes) && c.String(flagRun) == "" && c.Duration(flagOlderThan) == 0 {
-				return usageErrorf("--%s removes only what --%s ID or --%s DURATION selects", flagYes, flagRun, flagOlderThan)
-			}
-			if extra, err = etcdrestore.CheckHosts(s.hosts, extra); err != nil {
-				return s.finish(nil, &exitError{code: exitUsage, err: err})
-			}
 			ctx, cancel := signalContext(c)
 			defer cancel()
 			if err := s.dial(ctx); err != nil {

@@ -48,18 +48,11 @@ Examples:
 				Usage: "override a restore variable `key=value` (state_dir, start_timeout, ...)"},
 		}),
 		Action: func(c *cli.Context) error {
-			s, err := newSession(c, "masters")
+			s, extra, err := etcdSession(c)
 			if err != nil {
 				return err
 			}
 			defer s.close()
-			extra, err := extraVars(c)
-			if err != nil {
-				return err
-			}
-			if extra, err = etcdrestore.CheckHosts(s.hosts, extra); err != nil {
-				return s.finish(nil, &exitError{code: exitUsage, err: err})
-			}
 			ctx, cancel := signalContext(c)
 			defer cancel()
 			if err := s.dial(ctx); err != nil {

@@ -49,24 +49,16 @@ Examples:
 			staleFactorFlag(),
 		}),
 		Action: func(c *cli.Context) error {
-			s, err := newSession(c, "masters")
+			if f := c.Float64(flagStaleFactor); f < 1 {
+				return usageErrorf("--%s %g: it must be at least 1", flagStaleFactor, f)
+			}
+			// The restore passes -e on to the heal that follows: its vars are
+			// checked too.
+			s, extra, err := etcdSession(c, k8sheal.Task)
 			if err != nil {
 				return err
 			}
 			defer s.close()
-			extra, err := extraVars(c)
-			if err != nil {
-				return err
-			}
-			if f := c.Float64(flagStaleFactor); f < 1 {
-				return usageErrorf("--%s %g: it must be at least 1", flagStaleFactor, f)
-			}
-			// Every host's paths and values, checked before any connection.
-			// The restore passes -e on to the heal that follows: its vars are
-			// checked too.
-			if extra, err = etcdrestore.CheckHosts(s.hosts, extra, k8sheal.Task); err != nil {
-				return s.finish(nil, &exitError{code: exitUsage, err: err})
-			}
 			ctx, cancel := signalContext(c)
 			defer cancel()
 			// Under -o json, a failure before any phase still prints its

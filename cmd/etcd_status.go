@@ -34,18 +34,11 @@ Examples:
 				Usage: "override a restore variable `key=value` (data_dir, state_dir, ...)"},
 		}),
 		Action: func(c *cli.Context) error {
-			s, err := newSession(c, "masters")
+			s, extra, err := etcdSession(c)
 			if err != nil {
 				return err
 			}
 			defer s.close()
-			extra, err := extraVars(c)
-			if err != nil {
-				return err
-			}
-			if extra, err = etcdrestore.CheckHosts(s.hosts, extra); err != nil {
-				return &exitError{code: exitUsage, err: err}
-			}
 			ctx, cancel := signalContext(c)
 			defer cancel()
 			failed := hosts.ConnectAny(ctx, s.hosts, s.connect)
